@@ -1,0 +1,103 @@
+"""The current index version, loaded once and swapped when `report-qa ingest` switches the manifest."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ingest.embeddings import EmbeddingStatus, load_embeddings
+from ingest.keywords import tokenize
+from ingest.settings import Settings
+from ingest.store import Manifest, chroma_client, read_bm25, read_chunks, read_manifest, read_sections, version_dir
+
+
+class IndexMissing(Exception):
+    """No index has been built yet."""
+
+
+@dataclass
+class LoadedIndex:
+    manifest: Manifest
+    chunks: list[dict]
+    sections: dict[str, dict]
+    bm25: object
+    idf: dict[str, float]
+    chunk_tokens: list[set[str]]
+    collection: object | None = None  # LangChain Chroma store when dense retrieval is on
+    notice: str = ""  # why dense retrieval is off, if it is
+    by_id: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def retrieval_mode(self) -> str:
+        return "hybrid" if self.collection is not None else "keyword"
+
+
+def _load(settings: Settings, manifest: Manifest, emb: EmbeddingStatus) -> LoadedIndex:
+    vdir = version_dir(settings.data_dir, manifest.version)
+    chunks = read_chunks(vdir)
+    sections = {s["number"]: s for s in read_sections(vdir)}
+    bm25 = read_bm25(vdir)
+    chunk_tokens = [set(tokenize(f"{c['path']}（{c['title_en']}）\n{c['text']}")) for c in chunks]
+    idf = {t: float(v) for t, v in bm25.idf.items()}
+    collection, notice = None, ""
+    if manifest.retrieval_mode == "hybrid":
+        if not emb.available:
+            notice = emb.message
+        elif emb.model_id != manifest.embedding_model:
+            notice = (f"the index was embedded with {manifest.embedding_model} but the app loaded "
+                      f"{emb.model_id}; re-run `report-qa ingest` — using keyword retrieval only")
+        else:
+            client = chroma_client(settings.data_dir, manifest.version, manifest.chroma.get("host"),
+                                   manifest.chroma.get("port", settings.chroma_port))
+            from langchain_chroma import Chroma
+
+            collection = Chroma(client=client, collection_name=manifest.collection,
+                                embedding_function=emb.embeddings, create_collection_if_not_exists=False)
+    else:
+        notice = "the index was built without an embedding model: keyword retrieval only"
+    return LoadedIndex(manifest, chunks, sections, bm25, idf, chunk_tokens, collection, notice,
+                       {c["id"]: i for i, c in enumerate(chunks)})
+
+
+class IndexHandle:
+    """Thread-safe access to the current index; checks the manifest on every `get()` (one stat)."""
+
+    def __init__(self, settings: Settings, embeddings: EmbeddingStatus | None = None):
+        self.settings = settings
+        self._emb = embeddings
+        self._lock = threading.Lock()
+        self._current: LoadedIndex | None = None
+        self._stamp: tuple | None = None
+
+    @property
+    def embeddings(self) -> EmbeddingStatus:
+        if self._emb is None:
+            s = self.settings
+            self._emb = load_embeddings(s.embedding_model, s.query_instruction, s.embedding_load_timeout)
+        return self._emb
+
+    def get(self) -> LoadedIndex:
+        path = Path(self.settings.data_dir) / "manifest.json"
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            if self._current is not None:
+                return self._current
+            raise IndexMissing(f"no index in {self.settings.data_dir}: run `report-qa ingest` first") from None
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if self._current is not None and stamp == self._stamp:
+            return self._current
+        with self._lock:
+            if self._current is None or stamp != self._stamp:
+                manifest = read_manifest(self.settings.data_dir)
+                if self._current is None or manifest.version != self._current.manifest.version:
+                    emb = self.embeddings if manifest.retrieval_mode == "hybrid" else EmbeddingStatus(None, "", None, "")
+                    self._current = _load(self.settings, manifest, emb)
+                self._stamp = stamp
+        return self._current
+
+    def query_vector(self, text: str) -> np.ndarray:
+        return np.asarray(self.embeddings.embeddings.embed_query(text), dtype=np.float32)

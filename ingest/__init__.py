@@ -1,0 +1,1 @@
+"""report-qa ingestion: corpus/*.md → validated sections → chunks → versioned Chroma + BM25 index."""
