@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -47,6 +48,82 @@ def search(query, top_k, as_json):
     for s in r.sections:
         click.echo(f"§{s.number} {s.title_zh}（{s.title_en}）  score={s.score:.4f}")
         click.echo("    " + s.best.chunk["text"][:160].replace("\n", " ") + "…")
+
+
+def _answerer():
+    from .answer import Answerer
+    from .index import IndexHandle
+
+    settings = get_settings()
+    return Answerer(settings, IndexHandle(settings))
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--top-k", default=None, type=int, help="Sections to retrieve and cite (default TOP_K).")
+@click.option("--json", "as_json", is_flag=True, help="Print the same JSON as POST /api/ask.")
+def ask(question, top_k, as_json):
+    """回答一个问题并标注章节出处。Answer QUESTION with cited sections."""
+    from .index import IndexMissing
+
+    if not question.strip():
+        click.echo("问题为空，请输入一个问题。The question is empty.", err=True)
+        sys.exit(2)
+    try:
+        ans = _answerer().ask(question, top_k=top_k)
+    except IndexMissing:
+        click.echo("还没有索引：请先运行 `report-qa ingest`。No index yet: run `report-qa ingest` first.", err=True)
+        sys.exit(1)
+    if as_json:
+        d = ans.to_json()
+        d.pop("evidence", None)
+        click.echo(json.dumps(d, ensure_ascii=False, indent=2))
+        return
+    click.echo(ans.answer)
+    if ans.notice:
+        click.echo(f"\n注意 Notice: {ans.notice}")
+    if ans.citations:
+        click.echo("\n来源 Sources: " + "  ".join(f"§{c.section} {c.title}" for c in ans.citations if c.used))
+    click.echo(f"[retrieval: {ans.mode['retrieval']}, generation: {ans.mode['generation']}]")
+
+
+@cli.command("eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--k", default=5, show_default=True, help="Cutoff for recall@k.")
+@click.option("--json", "as_json", is_flag=True, help="Print metrics (and per-question rows) as JSON.")
+@click.option("--calibrate", is_flag=True, help="Also compute the evidence threshold for ANSWER_MIN_EVIDENCE.")
+@click.option("--show-misses", is_flag=True, help="List questions that were missed or wrongly rejected.")
+def eval_command(file, k, as_json, calibrate, show_misses):
+    """评测检索与拒答。Evaluate on a JSONL file of questions with expected sections."""
+    from .evaluation import EvalFileError, calibrate as calib, evaluate, load_cases, summary_lines
+    from .index import IndexMissing
+
+    try:
+        cases = load_cases(file)
+        answerer = _answerer()
+        res = evaluate(answerer, cases, k)
+        if calibrate:
+            res["calibration"] = calib(answerer, cases)
+    except EvalFileError as exc:
+        click.echo(f"评测文件有误 Invalid eval file: {exc}", err=True)
+        sys.exit(2)
+    except IndexMissing:
+        click.echo("还没有索引：请先运行 `report-qa ingest`。No index yet: run `report-qa ingest` first.", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(res, ensure_ascii=False, indent=2))
+        return
+    for line in summary_lines(res):
+        click.echo(line)
+    if calibrate:
+        click.echo(f"calibration: {res['calibration']}")
+    if show_misses:
+        for r in res["rows"]:
+            wrong = (r["out_of_scope"] and r["answerable"]) or (not r["out_of_scope"] and
+                                                                 (r["rank"] is None or not r["answerable"]))
+            if wrong or r["correct"] is False:
+                click.echo(f"  ✗ {r['question']} expected={r['expected']} cited={r['cited']} "
+                           f"answerable={r['answerable']} evidence={r['evidence']} correct={r['correct']}")
 
 
 def main():

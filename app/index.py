@@ -29,6 +29,7 @@ class LoadedIndex:
     collection: object | None = None  # LangChain Chroma store when dense retrieval is on
     notice: str = ""  # why dense retrieval is off, if it is
     by_id: dict[str, int] = field(default_factory=dict)
+    folded_vocab: set[str] | None = None  # vocabulary without - _ . (filled on first use)
 
     @property
     def retrieval_mode(self) -> str:

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ingest.keywords import tokenize
+from ingest.keywords import CJK, query_groups, tokenize
 
 from .index import IndexHandle, LoadedIndex
 
+import os
+UNKNOWN_WORD_WEIGHT = float(os.environ.get("UWW", "1.0"))
 RRF_K = 60
 CANDIDATES = 30
 # follow-ups that lean on the previous question: "那 20B 的呢？", "what about the 7B model?"
@@ -60,27 +62,71 @@ def retrieval_query(question: str, history: list[dict] | None) -> str:
     prev = [m["content"] for m in history if m.get("role") == "user" and m.get("content")]
     if not prev:
         return question
-    content = [t for t in tokenize(question) if len(t) > 1 or t.isdigit()]
+    content = query_groups(question)
     if ANAPHORA.search(question.strip()) or len(content) <= 2:
         return f"{prev[-1]} {question}"
     return question
 
 
-def coverage(tokens: list[str], chunk_tokens: set[str], idf: dict[str, float]) -> float:
-    if not tokens:
+ENTITY = re.compile(r"[A-Za-z][A-Za-z0-9.\-]*\d[A-Za-z0-9.\-]*|[A-Za-z]*[A-Z][a-z]*[A-Z][A-Za-z]*")
+_FOLD = re.compile(r"[-_.\s]")
+
+
+def unknown_names(question: str, index: LoadedIndex) -> list[str]:
+    """Names in the question (models, acronyms, versioned things: "Qwen2-7B", "LoRA", "Llama 3")
+    that the report never mentions. If the report never names it, it cannot answer about it."""
+    if index.folded_vocab is None:
+        vocab = set()
+        for t in index.idf:
+            parts = [p for p in re.split(r"[-_./]", t) if p]
+            # every run of consecutive parts: "internlm2-chat-7b" also covers "chat-7b"
+            for i in range(len(parts)):
+                for j in range(i + 1, len(parts) + 1):
+                    vocab.add("".join(parts[i:j]))
+        index.folded_vocab = vocab
+    out = []
+    candidates = [m.group(0) for m in ENTITY.finditer(question)]
+    candidates += [g[0] for g in query_groups(question) if re.fullmatch(r"[a-z]+\d(?:\.\d)?", g[0])]
+    for name in dict.fromkeys(candidates):
+        key = _FOLD.sub("", name.lower()).rstrip("s")
+        if len(key) < 2 or key.isdigit():
+            continue
+        if key not in index.folded_vocab and key + "s" not in index.folded_vocab:
+            out.append(name)
+    return out
+
+
+def group_weight(group: list[str], idf: dict[str, float]) -> float:
+    """A group weighs as its rarest known member. Unknown terms: a Chinese word or a name with
+    digits the report never uses is a strong sign the question is about something else (max idf);
+    an unknown plain English word may just be phrasing (median idf)."""
+    known = [idf[t] for t in group if t in idf]
+    if known:
+        return max(known)
+    values = sorted(idf.values()) or [1.0]
+    if any(CJK.search(t) or any(ch.isdigit() for ch in t) for t in group):
+        return values[-1]
+    return values[-1] * UNKNOWN_WORD_WEIGHT
+
+
+def coverage(groups: list[list[str]], chunk_tokens: set[str], idf: dict[str, float]) -> float:
+    """Share of the question's (idf-weighted) term groups that occur in a chunk or sentence."""
+    if not groups:
         return 0.0
-    unknown = max(idf.values(), default=1.0)
-    weights = {t: idf.get(t, unknown) for t in set(tokens)}
-    total = sum(weights.values())
-    return sum(w for t, w in weights.items() if t in chunk_tokens) / total if total else 0.0
+    weights = [group_weight(g, idf) for g in groups]
+    total = sum(weights)
+    hit = sum(w for g, w in zip(groups, weights) if any(t in chunk_tokens for t in g))
+    return hit / total if total else 0.0
 
 
 def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = None,
              top_k: int = 5) -> Retrieval:
     index: LoadedIndex = handle.get()
     query = retrieval_query(question, history)
-    tokens = tokenize(query)
-    q_tokens = tokenize(question) or tokens  # coverage is judged on the question itself
+    groups = query_groups(query)
+    # BM25 also gets the parts of compounds ("internlm2-chat-7b" → "chat", "7b")
+    tokens = list(dict.fromkeys([*tokenize(query), *(t for g in groups for t in g)]))
+    q_groups = query_groups(question) or groups  # coverage is judged on the question itself
     hits: dict[int, Hit] = {}
 
     if tokens:
@@ -107,7 +153,7 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
             h.dense_rank, h.dense_score = rank, 1.0 - float(distance)
 
     for i, h in hits.items():
-        h.coverage = coverage(q_tokens, index.chunk_tokens[i], index.idf)
+        h.coverage = coverage(q_groups, index.chunk_tokens[i], index.idf)
         # reward chunks that contain most of the question's rare terms (numbers, model names)
         h.score += 0.02 * h.coverage
 

@@ -24,6 +24,7 @@ PHRASES = [
 ]
 # Chinese terms jieba should not cut
 ZH_TERMS = [
+    "一共", "总共", "多少", "为啥", "哪些", "哪几", "几个",
     "奖励模型", "条件奖励模型", "长上下文", "预训练", "监督微调", "大海捞针", "系统提示词", "提示词",
     "基座模型", "对话模型", "评论家模型", "参考模型", "策略模型", "分词器", "词表", "超参数", "学习率",
     "批大小", "消融实验", "数据污染", "主观评测", "指令遵循", "代码解释器", "工具调用", "智能体",
@@ -38,8 +39,28 @@ STOPWORDS = set(
     "， 。 ？ ！ ： ； 、 （ ） “ ” ‘ ’ 《 》 【 】 "
     "a an the of to in on for and or is are was were be by with as at from that this which what "
     "how does do did use used uses many much why when where who whom whose it its their there "
-    "about into than then so such can could would should will not no yes paper report".split()
+    "about into than then so such can could would should will not no yes paper report "
+    # question words: they say what is asked, not what it is about
+    "多少 一共 总共 几 几个 几种 几轮 哪 哪些 哪几 哪几个 哪个 哪种 啥 为啥 咋 怎么样 多大 多长 多久 "
+    "分别 大概 大约 具体 主要 用的 有何 么 吧 呀 还是 或者 其中 里面 时候 能够 需要 要 做 得到 达到 "
+    "they their them theirs it's what's whats which's get gets got number value values kind "
+    "called name named main mainly give given tell me please does did do done any some there "
+    # common English function words and question phrasing
+    "i you he she we us our your his her my mine its these those has have had having been being "
+    "if but because while during before after above below up down out off over under again further "
+    "once here all both each few more most other own same only very just also too s t don now "
+    "exactly actually really basically roughly approximately around overall total specific specifically "
+    "who's where's how's there's let's explain describe mean means meant happen happens happened "
+    "go going goes make makes made take takes took need needs needed want wants like one's "
+    "one two three four five six seven eight nine ten first second third last next previous "
+    "supposed able whether either neither also yet still even ever via per versus vs etc "
+    "say says said show shows shown showed see seen look looks find found report's paper's "
+    "thing things way ways kind sort type types part parts case cases".split()
 )
+# "Llama 3", "Claude 3": a name and its version are one thing (the report writes "Llama2")
+NAME_VERSION = re.compile(r"\b([a-z][a-z]+)\s+(\d(?:\.\d)?)\b")
+NOT_NAMES = {"table", "figure", "fig", "section", "sec", "eq", "equation", "top", "step", "phase", "round",
+             "chapter", "stage", "level", "path", "part", "appendix", "rank", "version", "epoch", "layer"}
 
 LATIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-_/∼~]*[A-Za-z0-9+]|[A-Za-z0-9]")
 SEPARATORS = re.compile(r"[-_/+∼~]+")
@@ -62,6 +83,50 @@ def _phrase_tokens(text: str) -> tuple[str, list[str]]:
             found.append(p.replace(" ", "_").replace("-", "_"))
             lowered = lowered.replace(p, " ")
     return lowered, found
+
+
+def query_groups(text: str) -> list[list[str]]:
+    """Question tokens as groups of alternatives: an English word also matches the Chinese term
+    the translation uses ("learning rate" → 学习率). A group is matched if any member is."""
+    from .glossary import GLOSSARY
+
+    lowered = text.lower()
+    groups: list[list[str]] = []
+    for m in list(NAME_VERSION.finditer(lowered)):
+        if m.group(1) not in NOT_NAMES and m.group(1) not in STOPWORDS and m.group(1) not in GLOSSARY:
+            groups.append([m.group(1) + m.group(2)])
+            lowered = lowered.replace(m.group(0), " ")
+    for phrase in sorted((k for k in GLOSSARY if " " in k), key=len, reverse=True):
+        if re.search(rf"\b{re.escape(phrase)}\b", lowered):
+            zh = [t for term in GLOSSARY[phrase] for t in tokenize(term)]
+            groups.append([phrase.replace(" ", "_").replace("-", "_"), *zh])
+            lowered = re.sub(rf"\b{re.escape(phrase)}\b", " ", lowered)
+    by_head = {g[0]: g for g in groups}
+    compound: list[str] | None = None
+    for tok in tokenize(lowered):
+        if compound is not None and tok in compound[1:] and tok not in by_head:
+            continue  # "pre-training" → "pre", "training": alternatives of the compound, not new terms
+        if CJK.fullmatch(tok) and len(tok) >= 2 and tok[0] in "几多" and tok not in ZH_TERMS:
+            tok = tok[1:]  # "几层" → "层", "多长" → "长"
+        if tok in by_head:
+            continue
+        if CJK.fullmatch(tok) and len(tok) == 1 and tok not in SINGLE_CHAR_TERMS:
+            continue  # stray single characters from jieba ("一共用了" → 一 / 共用)
+        plural = by_head.get(tok + "s")
+        if plural is not None:  # "tokens" then its folded "token": one group
+            if tok not in plural:
+                plural.append(tok)
+            continue
+        parts = [p for p in SEPARATORS.split(tok) if p] if SEPARATORS.search(tok) and not NUMBERLIKE.fullmatch(tok) else []
+        zh = [t for term in GLOSSARY.get(tok, []) + [x for p in parts for x in GLOSSARY.get(p, [])]
+              for t in tokenize(term)]
+        by_head[tok] = [tok, *dict.fromkeys(z for z in zh if z != tok)]
+        groups.append(by_head[tok])
+        compound = [tok, *parts] if parts else None
+    return groups
+
+
+SINGLE_CHAR_TERMS = set("层头轮步批表图")
 
 
 def tokenize(text: str) -> list[str]:

@@ -29,6 +29,24 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(80, description="Characters of context repeated between split chunks.")
     keep_versions: int = Field(2, description="Index versions kept on disk (current + previous).")
 
+    # answering (app/)
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:23333/v1.")
+    llm_api_key: str | None = Field(None, description="API key for the endpoint (any string for local servers).")
+    llm_model: str | None = Field(None, description="Model name served by the endpoint, e.g. internlm2_5-7b-chat.")
+    llm_timeout: float = Field(30.0, description="Seconds before an LLM call is abandoned for extractive mode.")
+    answer_min_evidence: float = Field(0.23, description="Below this evidence score the bot says the report "
+                                       "does not cover the question (calibrated with `report-qa eval --calibrate`).")
+    top_k: int = Field(5, description="Sections retrieved and cited per question.")
+
+    # server
+    host: str = Field("127.0.0.1", description="Address `report-qa serve` binds to.")
+    port: int = Field(7860, description="Port `report-qa serve` listens on.")
+    api_token: str | None = Field(None, description="If set, /api/* requires 'Authorization: Bearer <token>'.")
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
+
     @property
     def query_instruction(self) -> str:
         if self.embedding_query_instruction is not None:
