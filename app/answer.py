@@ -30,6 +30,7 @@ class Citation:
     snippet: str
     score: float
     used: bool = True  # the answer text relies on it (False: retrieved, shown for reference)
+    quote: str = ""  # the exact Markdown passage (sentence or table row) to highlight in the section
 
 
 @dataclass
@@ -73,6 +74,7 @@ class Unit:
     header: list[str] = field(default_factory=list)
     cells: list[str] = field(default_factory=list)
     order: tuple = ()
+    raw: str = ""  # the passage exactly as in the Markdown
     context: str = ""  # the section's path and English title: part of what a sentence means
 
 
@@ -97,12 +99,13 @@ def _units(sec: SectionHit, rank: int, max_chunks: int = 3) -> list[Unit]:
                 if sum(1 for x in cells if x) < 2:  # group rows such as "≤ 7B 模型"
                     continue
                 out.append(Unit(sec, "row", " | ".join(cells), caption=_clean(caption), header=header,
-                                cells=cells, order=(rank, ci, ri), context=context))
+                                cells=cells, order=(rank, ci, ri), context=context, raw=row))
         elif c["kind"] == "text":
             for pi, para in enumerate(c["text"].split("\n\n")):
                 for si, sent in enumerate(split_sentences(para.replace("\n", " "))):
                     if len(sent) >= 6:
-                        out.append(Unit(sec, "sentence", _clean(sent), order=(rank, ci, pi, si), context=context))
+                        out.append(Unit(sec, "sentence", _clean(sent), order=(rank, ci, pi, si), context=context,
+                                        raw=sent))
     return out
 
 
@@ -187,10 +190,18 @@ def extractive_answer(r: Retrieval, question: str, idf: dict[str, float]) -> tup
         for u in others:
             text += (f"\n\nSee also §{u.section.number} ({u.section.title_en}): "
                      f"{render(u) if u.kind == 'row' else '“' + render(u) + '”'} [§{u.section.number}]")
-    used = {u.section.number: u for u in chosen}
-    citations = [Citation(s.number, s.title_zh, (render(used[s.number]) if s.number in used
-                                                 else s.best.chunk["text"][:200]), round(s.score, 5),
-                          s.number in used) for s in r.sections]
+    used: dict[str, Unit] = {}
+    for u in chosen:
+        used.setdefault(u.section.number, u)
+    best_per_section: dict[str, Unit] = {}
+    for u in units:  # units are sorted best first
+        best_per_section.setdefault(u.section.number, u)
+    citations = []
+    for s in r.sections:
+        u = used.get(s.number) or best_per_section.get(s.number)
+        snippet = render(u) if u else _clean(s.best.chunk["text"])[:200]
+        citations.append(Citation(s.number, s.title_zh, snippet, round(s.score, 5), s.number in used,
+                                  u.raw if u else ""))
     citations.sort(key=lambda c: not c.used)
     return text, citations, best.coverage
 

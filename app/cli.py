@@ -75,9 +75,9 @@ def ask(question, top_k, as_json):
         click.echo("还没有索引：请先运行 `report-qa ingest`。No index yet: run `report-qa ingest` first.", err=True)
         sys.exit(1)
     if as_json:
-        d = ans.to_json()
-        d.pop("evidence", None)
-        click.echo(json.dumps(d, ensure_ascii=False, indent=2))
+        from .api import answer_payload
+
+        click.echo(json.dumps(answer_payload(ans), ensure_ascii=False, indent=2))
         return
     click.echo(ans.answer)
     if ans.notice:
@@ -124,6 +124,54 @@ def eval_command(file, k, as_json, calibrate, show_misses):
             if wrong or r["correct"] is False:
                 click.echo(f"  ✗ {r['question']} expected={r['expected']} cited={r['cited']} "
                            f"answerable={r['answerable']} evidence={r['evidence']} correct={r['correct']}")
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to bind (default HOST or 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default PORT or 7860).")
+@click.option("--no-ingest", is_flag=True, help="Do not build or refresh the index before starting.")
+def serve(host, port, no_ingest):
+    """启动网页对话与 HTTP API。Start the web chat and the HTTP API (ingesting first if needed)."""
+    import time
+
+    import uvicorn
+
+    from ingest.corpus import CorpusError
+    from ingest.embeddings import load_embeddings
+    from ingest.pipeline import index_is_current, run_ingest
+    from ingest.store import IngestBusy, read_manifest
+
+    from .index import IndexHandle
+    from .server import create_app
+
+    t0 = time.perf_counter()
+    settings = get_settings()
+    host, port = host or settings.host, port or settings.port
+    emb = load_embeddings(settings.embedding_model, settings.query_instruction, settings.embedding_load_timeout)
+    click.echo(f"检索模型 Embeddings: {emb.message}")
+    if not no_ingest:
+        try:
+            if not index_is_current(settings, emb):
+                click.echo("索引缺失或已过期，正在 ingest…… Index missing or stale: ingesting…")
+                r = run_ingest(settings, allow_missing=True, embeddings=emb, lock_wait=600)
+                click.echo(f"  {r.sections} sections, {r.chunks} chunks, {r.retrieval_mode}, {r.seconds:.1f} s")
+        except CorpusError as exc:
+            click.echo("语料校验失败 Corpus validation failed:\n  " + "\n  ".join(map(str, exc.problems)), err=True)
+            if read_manifest(settings.data_dir) is None:
+                sys.exit(1)
+            click.echo("继续使用已有索引。Serving the existing index.", err=True)
+        except IngestBusy:
+            click.echo("另一个 ingest 正在运行；使用现有索引。Another ingest is running; serving the current index.")
+    handle = IndexHandle(settings, embeddings=emb)
+    app = create_app(settings, handle)
+    try:
+        handle.get()
+    except Exception:
+        pass
+    if host not in {"127.0.0.1", "localhost", "::1"} and not settings.api_token:
+        click.echo("⚠️ 正在对外网开放且未设置 API_TOKEN。Exposed beyond localhost without API_TOKEN.", err=True)
+    click.echo(f"就绪 Ready in {time.perf_counter() - t0:.1f} s →  http://{host}:{port}/   (API docs: /docs)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def main():

@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ingest.keywords import CJK, query_groups, tokenize
+from ingest.keywords import CJK, hint_tokens, query_groups, tokenize
 
 from .index import IndexHandle, LoadedIndex
 
-import os
-UNKNOWN_WORD_WEIGHT = float(os.environ.get("UWW", "1.0"))
+UNKNOWN_WORD_WEIGHT = 1.0  # an English word the report never uses weighs like its rarest term
 RRF_K = 60
 CANDIDATES = 30
 # follow-ups that lean on the previous question: "那 20B 的呢？", "what about the 7B model?"
@@ -62,8 +61,7 @@ def retrieval_query(question: str, history: list[dict] | None) -> str:
     prev = [m["content"] for m in history if m.get("role") == "user" and m.get("content")]
     if not prev:
         return question
-    content = query_groups(question)
-    if ANAPHORA.search(question.strip()) or len(content) <= 2:
+    if ANAPHORA.search(question.strip()) or not query_groups(question):
         return f"{prev[-1]} {question}"
     return question
 
@@ -125,7 +123,7 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
     query = retrieval_query(question, history)
     groups = query_groups(query)
     # BM25 also gets the parts of compounds ("internlm2-chat-7b" → "chat", "7b")
-    tokens = list(dict.fromkeys([*tokenize(query), *(t for g in groups for t in g)]))
+    tokens = list(dict.fromkeys([*tokenize(query), *(t for g in groups for t in g), *hint_tokens(query)]))
     q_groups = query_groups(question) or groups  # coverage is judged on the question itself
     hits: dict[int, Hit] = {}
 
@@ -165,7 +163,9 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
             s = by_section[c["section"]] = SectionHit(c["section"], c["title_zh"], c["title_en"], c["path"],
                                                       h.score)
         s.hits.append(h)
-    ranked = sorted(by_section.values(), key=lambda s: -(s.score + 0.1 * sum(h.score for h in s.hits[1:3])))
+    # a section ranks by its best chunk (measured: adding its other chunks' scores favours long
+    # sections and lowered MRR on both question sets)
+    ranked = sorted(by_section.values(), key=lambda s: -s.score)
     ranked = ranked[:top_k]
     evidence = max((h.coverage for s in ranked for h in s.hits), default=0.0)
     mode = "hybrid" if index.collection is not None and not notice.startswith("dense retrieval failed") else "keyword"

@@ -103,3 +103,13 @@ GLOSSARY: dict[str, list[str]] = {
     "stars": ["star", "星"], "judge prompt": ["评判提示词"], "option": ["选项"], "options": ["选项"],
     "ops": ["操作"], "operation": ["操作"], "operations": ["操作"], "collective": ["集合通信"],
 }
+
+# Chinese question words → words the report uses when it states the answer. These only add
+# BM25 query terms (a boost); they are not required for a passage to count as evidence.
+ZH_HINTS: dict[str, list[str]] = {
+    "一共": ["总数", "总计", "共"], "总共": ["总数", "总计", "共"], "总数": ["总计", "共"],
+    "多长": ["长度"], "多大": ["规模", "大小"], "几层": ["层数", "层"], "多少层": ["层数", "层"],
+    "占比": ["比例", "占"], "比例": ["占比"], "多少分": ["得分", "分数"], "得分": ["分数"],
+    "区别": ["不同", "差异", "区别在于"], "为什么": ["因为", "原因", "由于"], "为啥": ["因为", "原因", "由于"],
+    "怎么训练": ["训练", "损失"], "用的什么": ["采用", "使用"], "用什么": ["采用", "使用"],
+}

@@ -85,6 +85,21 @@ def _phrase_tokens(text: str) -> tuple[str, list[str]]:
     return lowered, found
 
 
+def _term_tokens(term: str) -> list[str]:
+    """A glossary term as index tokens: whole words only ("学习率", not also "学习")."""
+    _init_jieba()
+    if not CJK.search(term):
+        return tokenize(term)
+    return [t for t in jieba.lcut(term) if t.strip() and t not in STOPWORDS]
+
+
+def hint_tokens(text: str) -> list[str]:
+    """Extra BM25 terms for Chinese question phrasing ("一共" → 总数/总计)."""
+    from .glossary import ZH_HINTS
+
+    return [t for key, terms in ZH_HINTS.items() if key in text for term in terms for t in _term_tokens(term)]
+
+
 def query_groups(text: str) -> list[list[str]]:
     """Question tokens as groups of alternatives: an English word also matches the Chinese term
     the translation uses ("learning rate" → 学习率). A group is matched if any member is."""
@@ -98,7 +113,7 @@ def query_groups(text: str) -> list[list[str]]:
             lowered = lowered.replace(m.group(0), " ")
     for phrase in sorted((k for k in GLOSSARY if " " in k), key=len, reverse=True):
         if re.search(rf"\b{re.escape(phrase)}\b", lowered):
-            zh = [t for term in GLOSSARY[phrase] for t in tokenize(term)]
+            zh = [t for term in GLOSSARY[phrase] for t in _term_tokens(term)]
             groups.append([phrase.replace(" ", "_").replace("-", "_"), *zh])
             lowered = re.sub(rf"\b{re.escape(phrase)}\b", " ", lowered)
     by_head = {g[0]: g for g in groups}
@@ -119,7 +134,7 @@ def query_groups(text: str) -> list[list[str]]:
             continue
         parts = [p for p in SEPARATORS.split(tok) if p] if SEPARATORS.search(tok) and not NUMBERLIKE.fullmatch(tok) else []
         zh = [t for term in GLOSSARY.get(tok, []) + [x for p in parts for x in GLOSSARY.get(p, [])]
-              for t in tokenize(term)]
+              for t in _term_tokens(term)]
         by_head[tok] = [tok, *dict.fromkeys(z for z in zh if z != tok)]
         groups.append(by_head[tok])
         compound = [tok, *parts] if parts else None

@@ -60,6 +60,28 @@ def _section_records(corpus: Corpus) -> list[dict]:
     return [{**asdict(s), "parents": list(s.parents), "path": corpus.path(s.number)} for s in corpus.sections]
 
 
+def _fingerprint(mode: str, model_id: str | None, chroma_target: dict, chunks: list[Chunk]) -> str:
+    return hashlib.sha256("\n".join(
+        [mode, model_id or "", str(sorted(chroma_target.items())), *(c.id for c in chunks)]
+    ).encode()).hexdigest()
+
+
+def _chroma_target(settings: Settings) -> dict:
+    return ({"mode": "server", "host": settings.chroma_host, "port": settings.chroma_port}
+            if settings.chroma_host else {"mode": "embedded"})
+
+
+def index_is_current(settings: Settings, status: EmbeddingStatus, allow_missing: bool = True) -> bool:
+    """True when the index exists and was built from the current corpus with this model."""
+    manifest = read_manifest(settings.data_dir)
+    if manifest is None or not version_dir(settings.data_dir, manifest.version).is_dir():
+        return False
+    corpus = load_corpus(Path(settings.corpus_dir), allow_missing=allow_missing)
+    chunks = chunk_corpus(corpus, settings.chunk_size, settings.chunk_overlap)
+    mode = "hybrid" if status.available else "keyword"
+    return manifest.corpus_hash == _fingerprint(mode, status.model_id, _chroma_target(settings), chunks)
+
+
 def run_ingest(settings: Settings, corpus_dir: Path | None = None, rebuild: bool = False,
                allow_missing: bool = False, progress: Callable[[int, int], None] | None = None,
                embeddings: EmbeddingStatus | None = None, lock_wait: float = 0.0) -> IngestReport:
@@ -69,11 +91,8 @@ def run_ingest(settings: Settings, corpus_dir: Path | None = None, rebuild: bool
     status = embeddings or load_embeddings(settings.embedding_model, settings.query_instruction,
                                            settings.embedding_load_timeout)
     mode = "hybrid" if status.available else "keyword"
-    chroma_target = ({"mode": "server", "host": settings.chroma_host, "port": settings.chroma_port}
-                     if settings.chroma_host else {"mode": "embedded"})
-    fingerprint = hashlib.sha256("\n".join(
-        [mode, status.model_id or "", str(sorted(chroma_target.items())), *(c.id for c in chunks)]
-    ).encode()).hexdigest()
+    chroma_target = _chroma_target(settings)
+    fingerprint = _fingerprint(mode, status.model_id, chroma_target, chunks)
     data_dir = Path(settings.data_dir)
 
     with ingest_lock(data_dir, wait=lock_wait):

@@ -59,3 +59,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def built_index(tmp_path_factory):
+    """A keyword-only index of the real corpus, built once per test session."""
+    from ingest.pipeline import run_ingest
+
+    data = tmp_path_factory.mktemp("index")
+    settings = Settings(corpus_dir=CORPUS, data_dir=data, embedding_model="none", _env_file=None)
+    run_ingest(settings, allow_missing=True)
+    return settings
+
+
+@pytest.fixture
+def answerer(built_index):
+    from app.answer import Answerer
+    from app.index import IndexHandle
+
+    settings = built_index.model_copy()
+    return Answerer(settings, IndexHandle(settings))

@@ -1,0 +1,76 @@
+"""Extractive answers on real questions; refusals; follow-ups; the citation filter."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.answer import CitationFilter, is_chinese
+from app.retrieval import retrieval_query
+
+
+@pytest.mark.parametrize("question, section, facts", [
+    ("InternEvo 在 1024 张 GPU 上的 MFU 是多少？", "2.1", ["53%"]),
+    ("SFT 的学习率是多少？", "4.1", ["4e-5"]),
+    ("What learning rate did SFT use?", "4.1", ["4e-5"]),
+    ("奖励模型的 ranking loss 里 γ 取多少", "4.2.1", ["2"]),
+    ("InternLM2 预训练的 token 总数是多少？", "3.3", ["2.6T"]),
+    pytest.param("InternLM2 预训练用了多少 token？", "3.3", ["2.6T"], marks=pytest.mark.xfail(
+        strict=True, reason="known keyword-mode miss: generic terms, §3.3 ranks below longer sections")),
+    ("What is the KL divergence coefficient in PPO?", "4.2.3", ["0.01"]),
+    ("InternLM2-Chat-20B 在 GSM8K 上的得分？", "5.2.3", ["79.6"]),
+])
+def test_extractive_answers_cite_the_right_section(answerer, question, section, facts):
+    a = answerer.ask(question)
+    assert a.answerable, a.answer
+    assert a.mode == {"retrieval": "keyword", "generation": "extractive"}
+    cited = [c.section for c in a.citations]
+    assert section in cited[:5]
+    assert f"[§{section}]" in a.answer or any(c.used and c.section == section for c in a.citations)
+    for fact in facts:
+        assert fact in a.answer, a.answer
+    # every [§x] in the text is one of the returned citations
+    assert set(re.findall(r"\[§([0-9A.]+)\]", a.answer)) <= set(cited)
+
+
+def test_answer_language_follows_question(answerer):
+    zh = answerer.ask("InternEvo 的 MFU 是多少？")
+    en = answerer.ask("What MFU does InternEvo reach with 1024 GPUs?")
+    assert zh.answer.startswith("根据报告")
+    assert not en.answer.startswith("根据报告") and ("According to" in en.answer or "In Table" in en.answer)
+
+
+@pytest.mark.parametrize("question", ["今天北京天气怎么样？", "How do I bake sourdough bread?",
+                                      "Qwen2-7B 的 MMLU 多少分", "When was InternLM2.5 released?"])
+def test_out_of_scope_questions_are_refused(answerer, question):
+    a = answerer.ask(question)
+    assert not a.answerable and a.citations == []
+    assert ("报告" in a.answer) if is_chinese(question) else ("report" in a.answer)
+
+
+def test_unknown_name_is_named_in_the_refusal(answerer):
+    a = answerer.ask("Qwen2-7B 的 MMLU 多少分")
+    assert "Qwen2-7B" in a.answer
+
+
+def test_follow_up_uses_history(answerer):
+    history = [{"role": "user", "content": "InternLM2-Chat-7B 在 GSM8K 上得分多少？"},
+               {"role": "assistant", "content": "……"}]
+    assert retrieval_query("那 20B 的呢？", history).startswith("InternLM2-Chat-7B 在 GSM8K")
+    assert retrieval_query("What is GQA?", history) == "What is GQA?"
+    a = answerer.ask("那 20B 的呢？", history)
+    assert a.answerable and any(c.section == "5.2.3" for c in a.citations)
+
+
+def test_citation_filter_drops_invented_sections_across_chunk_boundaries():
+    f = CitationFilter({"4.1", "2.1"})
+    stream = ["学习率为 4e-5 [", "§4.", "1]，MFU 见 [§2.1]", "，另见 [§9.9] 与 [注1] 和 [§", "A.3]。"]
+    out = "".join(f.feed(s) for s in stream) + f.flush()
+    assert out == "学习率为 4e-5 [§4.1]，MFU 见 [§2.1]，另见  与 [注1] 和 。"
+    assert f.cited == ["4.1", "2.1"]
+
+
+def test_top_k_limits_citations(answerer):
+    a = answerer.ask("条件奖励模型", top_k=2)
+    assert 1 <= len(a.citations) <= 2
