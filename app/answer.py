@@ -75,6 +75,7 @@ class Unit:
     cells: list[str] = field(default_factory=list)
     order: tuple = ()
     raw: str = ""  # the passage exactly as in the Markdown
+    figure: bool = False  # part of a figure caption / description
     context: str = ""  # the section's path and English title: part of what a sentence means
 
 
@@ -102,23 +103,26 @@ def _units(sec: SectionHit, rank: int, max_chunks: int = 3) -> list[Unit]:
                                 cells=cells, order=(rank, ci, ri), context=context, raw=row))
         elif c["kind"] == "text":
             for pi, para in enumerate(c["text"].split("\n\n")):
+                figure = bool(FIGURE_LINE.match(para))
                 for si, sent in enumerate(split_sentences(para.replace("\n", " "))):
                     if len(sent) >= 6:
                         out.append(Unit(sec, "sentence", _clean(sent), order=(rank, ci, pi, si), context=context,
-                                        raw=sent))
+                                        raw=sent, figure=figure))
     return out
 
 
 NUMERIC_Q = re.compile(r"多少|几|多大|多长|多高|比例|占比|得分|分数|how (many|much|long|large|big)|what (is|was|are)"
                        r"[^?？]*\b(rate|score|size|number|ratio|percentage|value|length)|\bscores?\b", re.IGNORECASE)
 HAS_NUMBER = re.compile(r"\d")
+# a table row *is* a score/result: words that ask for one are satisfied by the row itself
+ROW_IMPLIED = "得分 分数 结果 成绩 表现 性能 分 score scores result results performance accuracy"
 
 
 def _score_units(units: list[Unit], groups: list[list[str]], idf: dict[str, float], numeric: bool = False) -> None:
     flat = {t for g in groups for t in g}
     for u in units:
         basis = (f"{u.context} {u.text}" if u.kind == "sentence"
-                 else f"{u.context} {u.caption} {' '.join(u.header)} {u.text}")
+                 else f"{u.context} {u.caption} {' '.join(u.header)} {u.text} {ROW_IMPLIED}")
         toks = set(tokenize(basis))
         u.coverage = coverage(groups, toks, idf)
         u.score = u.coverage
@@ -127,7 +131,7 @@ def _score_units(units: list[Unit], groups: list[list[str]], idf: dict[str, floa
             name_hit = bool(set(tokenize(u.cells[0])) & flat)
             col_hit = any(set(tokenize(h)) & flat for h in u.header[1:])
             u.score += 0.15 * name_hit + 0.1 * (name_hit and col_hit)
-        elif FIGURE_LINE.match(u.text):
+        elif u.figure:
             u.score -= 0.1  # a figure's description names things, it rarely states the answer
         if numeric and HAS_NUMBER.search(u.text if u.kind == "sentence" else " ".join(u.cells[1:])):
             u.score += 0.08  # "how many …" is answered by a sentence or row that has numbers
@@ -151,7 +155,7 @@ def _row_sentence(u: Unit, groups: list[list[str]], zh: bool) -> str:
 def extractive_answer(r: Retrieval, question: str, idf: dict[str, float]) -> tuple[str, list[Citation], float]:
     """Compose an answer from the best sentences / table rows of the top sections."""
     zh = is_chinese(question)
-    q_tokens = query_groups(question) or [[t] for t in r.tokens]
+    q_tokens = query_groups(r.query) or [[t] for t in r.tokens]
     units = [u for rank, sec in enumerate(r.sections[:5]) for u in _units(sec, rank)]
     _score_units(units, q_tokens, idf, numeric=bool(NUMERIC_Q.search(question)))
     units.sort(key=lambda u: -u.score)
@@ -219,9 +223,11 @@ You answer questions about the InternLM2 Technical Report using only the section
 REFUSAL = re.compile(r"报告中没有涉及|does not cover this", re.IGNORECASE)
 
 
-def context_block(r: Retrieval, limit: int = 7000) -> str:
+def context_block(r: Retrieval, allowed: set[str] | None = None, limit: int = 7000) -> str:
     parts, used = [], 0
     for s in r.sections:
+        if allowed is not None and s.number not in allowed:
+            continue
         text = "\n".join(h.chunk["text"] for h in s.hits[:3])
         block = f"[§{s.number}] {s.path}（{s.title_en}）\n{text}"
         if used + len(block) > limit and parts:
@@ -231,10 +237,10 @@ def context_block(r: Retrieval, limit: int = 7000) -> str:
     return "\n\n---\n\n".join(parts)
 
 
-def llm_messages(question: str, history: list[dict] | None, r: Retrieval) -> list:
+def llm_messages(question: str, history: list[dict] | None, r: Retrieval, allowed: set[str] | None = None) -> list:
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-    msgs = [SystemMessage(SYSTEM_PROMPT + "\n\n# 报告章节（Report sections）\n\n" + context_block(r))]
+    msgs = [SystemMessage(SYSTEM_PROMPT + "\n\n# 报告章节（Report sections）\n\n" + context_block(r, allowed))]
     for m in (history or [])[-6:]:
         msgs.append(HumanMessage(m["content"]) if m.get("role") == "user" else AIMessage(m["content"]))
     msgs.append(HumanMessage(question))
@@ -315,12 +321,15 @@ class Answerer:
     def stream(self, question: str, history: list[dict] | None = None, top_k: int | None = None
                ) -> Iterator[dict]:
         """Events: {"type": "meta"}, {"type": "delta", "text"}, then {"type": "done", "answer": Answer}."""
-        r = retrieve(self.handle, question, history, top_k or self.settings.top_k)
+        top_k = top_k or self.settings.top_k
+        # look at a few more sections than will be cited: the best passage may rank 3rd–5th
+        r = retrieve(self.handle, question, history, max(top_k, 5))
         idf = self.handle.get().idf
         zh = is_chinese(question)
         notices = [r.notice] if r.notice else []
         gen = self.generation_mode
         text, citations, unit_score = extractive_answer(r, question, idf)
+        citations = citations[:top_k]
         evidence = unit_score if citations else 0.0
         mode = {"retrieval": r.mode, "generation": gen}
         yield {"type": "meta", "mode": mode, "sections": [s.number for s in r.sections]}
@@ -339,10 +348,11 @@ class Answerer:
             return
 
         if gen == "llm":
-            filt = CitationFilter({s.number for s in r.sections})
+            allowed = {c.section for c in citations}
+            filt = CitationFilter(allowed)
             parts: list[str] = []
             try:
-                for chunk in self.llm.stream(llm_messages(question, history, r)):
+                for chunk in self.llm.stream(llm_messages(question, history, r, allowed)):
                     piece = filt.feed(chunk.content if isinstance(chunk.content, str) else "")
                     if piece:
                         parts.append(piece)

@@ -114,7 +114,7 @@ def create_api(settings: Settings, handle: IndexHandle, answerer: Answerer | Non
         try:
             index = handle.get()
         except IndexMissing:
-            return _error(503, "索引尚未建立。", "No index yet: run `report-qa ingest`.", status="no-index")
+            return _error(503, "索引尚未建立。", "No index yet: run `report-qa ingest`.", state="no-index")
         m = index.manifest
         return {"status": "ok", "index_version": m.version, "chunk_count": m.chunk_count,
                 "section_count": m.section_count, "missing_sections": m.missing,

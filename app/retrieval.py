@@ -20,6 +20,9 @@ ANAPHORA = re.compile(r"^(那|那么|它|它们|这个|那个|这些|其|还有|
                       re.IGNORECASE)
 
 
+SIZE = re.compile(r"(?<![\d.])\d+(?:\.\d+)?[Bb](?![A-Za-z])")
+
+
 @dataclass
 class Hit:
     chunk: dict
@@ -62,7 +65,11 @@ def retrieval_query(question: str, history: list[dict] | None) -> str:
     if not prev:
         return question
     if ANAPHORA.search(question.strip()) or not query_groups(question):
-        return f"{prev[-1]} {question}"
+        previous = prev[-1]
+        sizes = SIZE.findall(question)
+        if len(sizes) == 1:  # "那 20B 的呢？" after a 7B question: ask the same about 20B
+            previous = SIZE.sub(sizes[0], previous)
+        return f"{previous} {question}"
     return question
 
 
@@ -124,7 +131,8 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
     groups = query_groups(query)
     # BM25 also gets the parts of compounds ("internlm2-chat-7b" → "chat", "7b")
     tokens = list(dict.fromkeys([*tokenize(query), *(t for g in groups for t in g), *hint_tokens(query)]))
-    q_groups = query_groups(question) or groups  # coverage is judged on the question itself
+    # coverage is judged on the question itself (with the previous one for a follow-up)
+    q_groups = query_groups(query) or groups
     hits: dict[int, Hit] = {}
 
     if tokens:
