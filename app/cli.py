@@ -174,6 +174,24 @@ def serve(host, port, no_ingest):
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
+@cli.command("build-local-model")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data/models/static-lsa"))
+@click.option("--dim", default=64, show_default=True, help="Embedding dimension.")
+def build_local_model(out_dir, dim):
+    """离线构建一个小型本地向量模型。Build a small offline embedding model from the corpus (no network).
+
+    A StaticEmbedding with LSA token vectors over a BPE tokenizer trained on corpus/; point
+    EMBEDDING_MODEL at OUT_DIR to use it. Much weaker than a trained model such as bge-small-zh."""
+    from ingest.chunking import chunk_corpus
+    from ingest.corpus import load_corpus
+    from ingest.static_model import build_static_model
+
+    settings = get_settings()
+    corpus = load_corpus(settings.corpus_dir, allow_missing=True)
+    path = build_static_model([c.embed_text for c in chunk_corpus(corpus)], out_dir, dim=dim)
+    click.echo(f"built {path}; use it with EMBEDDING_MODEL={path}")
+
+
 def main():
     cli()
 

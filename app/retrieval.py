@@ -143,7 +143,8 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
                 break
             hits[int(i)] = Hit(index.chunks[i], 1.0 / (RRF_K + rank + 1), bm25_rank=rank)
 
-    notice = index.notice
+    # keyword-only by design is reported by the status line; a notice here means degradation
+    notice = index.notice if index.manifest.retrieval_mode == "hybrid" else ""
     if index.collection is not None:
         try:
             vec = handle.query_vector(query)
@@ -171,8 +172,8 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
             s = by_section[c["section"]] = SectionHit(c["section"], c["title_zh"], c["title_en"], c["path"],
                                                       h.score)
         s.hits.append(h)
-    # a section ranks by its best chunk (measured: adding its other chunks' scores favours long
-    # sections and lowered MRR on both question sets)
+    # a section ranks by its best chunk (measured: adding its other chunks' scores, or preferring
+    # deeper sections, lowered MRR on both question sets)
     ranked = sorted(by_section.values(), key=lambda s: -s.score)
     ranked = ranked[:top_k]
     evidence = max((h.coverage for s in ranked for h in s.hits), default=0.0)

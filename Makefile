@@ -1,0 +1,39 @@
+# Fresh machine:  make run   (install, ingest if needed, serve http://127.0.0.1:7860)
+#                 make test  (install, browser + fonts, whole test suite)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test setup browser-deps eval clean
+
+run: setup
+	$(BIN)/report-qa serve
+
+test: setup browser-deps
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False $(BIN)/python -m pytest
+
+setup: $(VENV)/.installed
+
+# torch first, as the CPU build (torch==2.13.0 is on this machine's disk); everything else after,
+# so no dependency can pull a CUDA build.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+# Debian's Chromium and a CJK font for the browser tests (Playwright cannot download browsers here).
+browser-deps:
+	@if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then :; else \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk; \
+	fi
+
+eval: setup
+	$(BIN)/report-qa eval benchmarks/dev-questions.jsonl
+	$(BIN)/report-qa eval benchmarks/heldout-questions.jsonl
+
+clean:
+	rm -rf $(VENV) data .pytest_cache
