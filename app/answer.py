@@ -311,6 +311,10 @@ class Answerer:
     def generation_mode(self) -> str:
         return "llm" if self.settings.llm_enabled or self._llm is not None else "extractive"
 
+    def warm_up(self) -> None:
+        """Load lazily initialised pieces (jieba's dictionaries, the index) before the first user."""
+        self.ask("InternLM2 的 MFU 反而是多少")
+
     def ask(self, question: str, history: list[dict] | None = None, top_k: int | None = None) -> Answer:
         result = None
         for event in self.stream(question, history, top_k):

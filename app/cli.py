@@ -141,6 +141,7 @@ def serve(host, port, no_ingest):
     from ingest.pipeline import index_is_current, run_ingest
     from ingest.store import IngestBusy, read_manifest
 
+    from .answer import Answerer
     from .index import IndexHandle
     from .server import create_app
 
@@ -163,10 +164,11 @@ def serve(host, port, no_ingest):
         except IngestBusy:
             click.echo("另一个 ingest 正在运行；使用现有索引。Another ingest is running; serving the current index.")
     handle = IndexHandle(settings, embeddings=emb)
-    app = create_app(settings, handle)
+    answerer = Answerer(settings, handle)
+    app = create_app(settings, handle, answerer)
     try:
-        handle.get()
-    except Exception:
+        answerer.warm_up()
+    except Exception:  # no index yet: the page says so
         pass
     if host not in {"127.0.0.1", "localhost", "::1"} and not settings.api_token:
         click.echo("⚠️ 正在对外网开放且未设置 API_TOKEN。Exposed beyond localhost without API_TOKEN.", err=True)

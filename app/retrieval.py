@@ -12,7 +12,6 @@ from ingest.keywords import CJK, hint_tokens, query_groups, tokenize
 
 from .index import IndexHandle, LoadedIndex
 
-UNKNOWN_WORD_WEIGHT = 1.0  # an English word the report never uses weighs like its rarest term
 RRF_K = 60
 CANDIDATES = 30
 # follow-ups that lean on the previous question: "那 20B 的呢？", "what about the 7B model?"
@@ -102,16 +101,37 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
 
 
 def group_weight(group: list[str], idf: dict[str, float]) -> float:
-    """A group weighs as its rarest known member. Unknown terms: a Chinese word or a name with
-    digits the report never uses is a strong sign the question is about something else (max idf);
-    an unknown plain English word may just be phrasing (median idf)."""
+    """A group weighs as its rarest known member. A term the report never uses weighs like the
+    rarest term (it is likely what the question is about: "dropout", "天气"), unless it only
+    phrases the question ("reach", "反而"), which weighs less."""
     known = [idf[t] for t in group if t in idf]
     if known:
         return max(known)
-    values = sorted(idf.values()) or [1.0]
-    if any(CJK.search(t) or any(ch.isdigit() for ch in t) for t in group):
-        return values[-1]
-    return values[-1] * UNKNOWN_WORD_WEIGHT
+    top = max(idf.values(), default=1.0)
+    return top * (PHRASING_WEIGHT if is_phrasing(group[0]) else 1.0)
+
+
+PHRASING_WEIGHT = 0.3  # measured: raises the weakest in-scope evidence, leaves out-of-scope scores as they were
+EN_PHRASING = re.compile(r"^[a-z]+(ed|ing|ly|est)$")
+ZH_PHRASING_POS = ("v", "d", "p", "c", "u", "r", "m", "q", "f", "t", "a", "z", "y", "e", "o")
+
+
+def is_phrasing(term: str) -> bool:
+    """An unknown word that only phrases the question (a verb, adverb, particle: "reach", "converted",
+    "只训", "反而") rather than naming its topic (a noun: "dropout", "license", "天气")."""
+    if CJK.search(term):
+        import jieba.posseg  # noqa: PLC0415 (loaded on first unknown Chinese word only)
+
+        tags = [p.flag for p in jieba.posseg.lcut(term)]
+        return bool(tags) and all(f.startswith(ZH_PHRASING_POS) for f in tags)
+    return bool(EN_PHRASING.match(term)) or term in EN_PHRASING_WORDS
+
+
+EN_PHRASING_WORDS = set(
+    "reach reaches beat beats put puts went come comes go add adds set sets get gets use make take give "
+    "keep show tell mean need want try call pass fit fix lower higher larger smaller bigger longer shorter "
+    "better worse best worst most least much many more less new old same different initial final exact "
+    "besides instead roughly about around overall total main core whole entire actual real".split())
 
 
 def coverage(groups: list[list[str]], chunk_tokens: set[str], idf: dict[str, float]) -> float:

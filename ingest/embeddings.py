@@ -41,7 +41,7 @@ def _hub_reachable(timeout: float) -> bool:
             try:
                 socket.create_connection((url.hostname, port), timeout=timeout).close()
                 result.append(True)
-            except OSError:
+            except Exception:  # DNS failure, refused, unreachable, timeout
                 result.append(False)
 
         t = threading.Thread(target=probe, daemon=True)
