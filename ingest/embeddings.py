@@ -9,6 +9,7 @@ import socket
 import sqlite3
 import struct
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -124,8 +125,15 @@ class CachedEmbeddings(Embeddings):
         self.hits = 0
         self.misses = 0
 
-    def _db(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30)
+    @contextmanager
+    def _db(self):
+        """A connection that commits on success and is always closed."""
+        conn = sqlite3.connect(self.path, timeout=30)
+        try:
+            with conn:
+                yield conn
+        finally:
+            conn.close()
 
     def _key(self, text: str) -> str:
         return hashlib.sha256(f"{self.model_id}\n{text}".encode("utf-8")).hexdigest()

@@ -88,18 +88,28 @@ def last_bot_text(page) -> str:
     return page.locator("#chat [data-testid='bot']").last.inner_text()
 
 
+def chip(page, section: str):
+    """The citation chip for `section` under the latest answer, once it has appeared."""
+    c = page.locator("#chat [data-testid='bot']").last.locator("a.cite-chip", has_text=f"§{section}")
+    c.wait_for()
+    return c
+
+
+def wait_for_panel(page, heading: str) -> None:
+    page.wait_for_function("(h) => document.querySelector('#section-panel').innerText.includes(h)", arg=heading)
+
+
 def test_startup_is_fast(server):
     assert server["startup"] <= 15, f"startup took {server['startup']:.1f} s"
 
 
 def test_chinese_question_chip_opens_section(page):
     ask(page, "InternEvo 在 1024 张 GPU 上的 MFU 是多少？")
-    chip = page.locator("#chat [data-testid='bot']").last.locator("a.cite-chip", has_text="§2.1")
-    chip.wait_for()
+    c = chip(page, "2.1")
     assert "53%" in last_bot_text(page)
-    chip.click()
+    c.click()
     panel = page.locator("#section-panel")
-    page.wait_for_function("() => document.querySelector('#section-panel').innerText.includes('§2.1 InternEvo')")
+    wait_for_panel(page, "§2.1 InternEvo")
     assert panel.locator("mark").count() >= 1  # the supporting passage is highlighted
     assert "53%" in panel.locator("mark").first.inner_text()
     assert page.external == [], page.external
@@ -107,15 +117,14 @@ def test_chinese_question_chip_opens_section(page):
 
 def test_english_question_and_toc(page):
     ask(page, "What learning rate did SFT use?")
-    chip = page.locator("#chat [data-testid='bot']").last.locator("a.cite-chip", has_text="§4.1")
-    chip.wait_for()
+    c = chip(page, "4.1")
     assert "4e-5" in last_bot_text(page)
-    chip.click()
-    page.wait_for_function("() => document.querySelector('#section-panel').innerText.includes('§4.1 监督微调')")
+    c.click()
+    wait_for_panel(page, "§4.1 监督微调")
     # the table of contents opens any section in the same panel
     page.locator("#toc input").click()
     page.locator("[data-testid='dropdown-option']", has_text="§5.2.6").first.click()
-    page.wait_for_function("() => document.querySelector('#section-panel').innerText.includes('§5.2.6 长上下文建模')")
+    wait_for_panel(page, "§5.2.6 长上下文建模")
     assert page.locator("#section-panel table").count() >= 1  # Table 15 renders as a table
 
 
@@ -139,4 +148,4 @@ def test_status_line_and_live_index_switch(page, server):
     ask(page, "LIVESWITCH")
     page.wait_for_function("(v) => document.querySelector('#status').innerText.includes(v)", arg=report.version)
     assert report.version not in old
-    page.locator("#chat [data-testid='bot']").last.locator("a.cite-chip", has_text="§6").wait_for()
+    chip(page, "6")
