@@ -11,13 +11,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
 from ingest.chunking import split_sentences
-from ingest.keywords import query_groups, tokenize
+from ingest.keywords import CJK, query_groups, tokenize
 from ingest.settings import Settings
 
 from .index import IndexHandle
 from .retrieval import Retrieval, SectionHit, coverage, retrieve, unknown_names
 
-CJK = re.compile(r"[\u4e00-\u9fff]")
 CITE = re.compile(r"\[§\s*([0-9A](?:\.\d+)*)\s*\]")
 MD_NOISE = re.compile(r"\*\*|`")
 FIGURE_LINE = re.compile(r"^图\s*\d+")
@@ -49,9 +48,10 @@ class Answer:
 
 
 def is_chinese(text: str) -> bool:
-    cjk = len(CJK.findall(text))
+    """Answer in Chinese unless the question is (nearly) all Latin script."""
+    cjk = sum(len(run) for run in CJK.findall(text))
     latin = len(re.findall(r"[A-Za-z]", text))
-    return cjk > 0 and cjk * 3 >= latin * 0.5 or cjk >= 4
+    return cjk >= 4 or (cjk > 0 and cjk * 6 >= latin)
 
 
 NOT_COVERED = {
@@ -290,8 +290,9 @@ class CitationFilter:
         return out
 
     def flush(self) -> str:
+        """The held-back tail; an unfinished "[§…" marker cannot be checked, so it is dropped."""
         rest, self.buf = self.buf, ""
-        return rest
+        return "" if rest.startswith("[§") else rest
 
 
 # --- the entry point ---------------------------------------------------------------------------

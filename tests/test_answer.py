@@ -70,6 +70,8 @@ def test_citation_filter_drops_invented_sections_across_chunk_boundaries():
     out = "".join(f.feed(s) for s in stream) + f.flush()
     assert out == "学习率为 4e-5 [§4.1]，MFU 见 [§2.1]，另见  与 [注1] 和 。"
     assert f.cited == ["4.1", "2.1"]
+    unfinished = CitationFilter({"4.1"})
+    assert unfinished.feed("见 [§4.1] 与 [§9.") + unfinished.flush() == "见 [§4.1] 与 "
 
 
 def test_top_k_limits_citations(answerer):
