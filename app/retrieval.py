@@ -88,6 +88,8 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
                 for j in range(i + 1, len(parts) + 1):
                     vocab.add("".join(parts[i:j]))
         index.folded_vocab = vocab
+    from ingest.glossary import GLOSSARY
+
     out = []
     candidates = [m.group(0) for m in ENTITY.finditer(question)]
     candidates += [g[0] for g in query_groups(question) if re.fullmatch(r"[a-z]+\d(?:\.\d)?", g[0])]
@@ -95,8 +97,12 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
         key = _FOLD.sub("", name.lower()).rstrip("s")
         if len(key) < 2 or key.isdigit():
             continue
-        if key not in index.folded_vocab and key + "s" not in index.folded_vocab:
-            out.append(name)
+        if key in index.folded_vocab or key + "s" in index.folded_vocab:
+            continue
+        # an abbreviation the glossary explains ("RM" → 奖励模型) is not an unknown name
+        if any(t in index.idf for term in GLOSSARY.get(name.lower(), []) for t in tokenize(term)):
+            continue
+        out.append(name)
     return out
 
 

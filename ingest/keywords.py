@@ -125,8 +125,8 @@ def query_groups(text: str) -> list[list[str]]:
             tok = tok[1:]  # "几层" → "层", "多长" → "长"
         if tok in by_head:
             continue
-        if CJK.fullmatch(tok) and len(tok) == 1 and tok not in SINGLE_CHAR_TERMS:
-            continue  # stray single characters from jieba ("一共用了" → 一 / 共用)
+        if CJK.fullmatch(tok) and len(tok) == 1 and tok not in SINGLE_CHAR_TERMS and not _is_noun(tok):
+            continue  # stray single characters from jieba ("一共用了" → 一 / 共用); nouns (钱, 题) stay
         plural = by_head.get(tok + "s")
         if plural is not None:  # "tokens" then its folded "token": one group
             if tok not in plural:
@@ -142,6 +142,13 @@ def query_groups(text: str) -> list[list[str]]:
 
 
 SINGLE_CHAR_TERMS = set("层头轮步批表图")
+
+
+@lru_cache(maxsize=4096)
+def _is_noun(char: str) -> bool:
+    import jieba.posseg
+
+    return all(p.flag.startswith("n") for p in jieba.posseg.lcut(char))
 
 
 def tokenize(text: str) -> list[str]:
