@@ -15,7 +15,7 @@ from ingest.keywords import CJK, query_groups, tokenize
 from ingest.settings import Settings
 
 from .index import IndexHandle
-from .retrieval import Retrieval, SectionHit, coverage, retrieve, unknown_names
+from .retrieval import Retrieval, SectionHit, Weighted, coverage, retrieve, unknown_names
 
 CITE = re.compile(r"\[§\s*([0-9A](?:\.\d+)*)\s*\]")
 MD_NOISE = re.compile(r"\*\*|`")
@@ -120,11 +120,12 @@ ROW_IMPLIED = "得分 分数 结果 成绩 表现 性能 分 score scores result
 
 def _score_units(units: list[Unit], groups: list[list[str]], idf: dict[str, float], numeric: bool = False) -> None:
     flat = {t for g in groups for t in g}
+    weighted = Weighted.of(groups, idf)
     for u in units:
         basis = (f"{u.context} {u.text}" if u.kind == "sentence"
                  else f"{u.context} {u.caption} {' '.join(u.header)} {u.text} {ROW_IMPLIED}")
         toks = set(tokenize(basis))
-        u.coverage = coverage(groups, toks, idf)
+        u.coverage = coverage(weighted, toks)
         u.score = u.coverage
         if u.kind == "row":
             # a row is the answer when the question names both its model and one of its columns

@@ -106,14 +106,14 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
     return out
 
 
-def group_weight(group: list[str], idf: dict[str, float]) -> float:
+def group_weight(group: list[str], idf: dict[str, float], top: float | None = None) -> float:
     """A group weighs as its rarest known member. A term the report never uses weighs like the
     rarest term (it is likely what the question is about: "dropout", "天气"), unless it only
     phrases the question ("reach", "反而"), which weighs less."""
     known = [idf[t] for t in group if t in idf]
     if known:
         return max(known)
-    top = max(idf.values(), default=1.0)
+    top = top if top is not None else max(idf.values(), default=1.0)
     return top * (PHRASING_WEIGHT if is_phrasing(group[0]) else 1.0)
 
 
@@ -140,13 +140,22 @@ EN_PHRASING_WORDS = set(
     "besides instead roughly about around overall total main core whole entire actual real".split())
 
 
-def coverage(groups: list[list[str]], chunk_tokens: set[str], idf: dict[str, float]) -> float:
+@dataclass(frozen=True)
+class Weighted:
+    """A question's term groups with their weights, computed once per question."""
+    groups: list[list[str]]
+    weights: list[float]
+
+    @classmethod
+    def of(cls, groups: list[list[str]], idf: dict[str, float]) -> "Weighted":
+        top = max(idf.values(), default=1.0)
+        return cls(groups, [group_weight(g, idf, top) for g in groups])
+
+
+def coverage(q: Weighted, chunk_tokens: set[str]) -> float:
     """Share of the question's (idf-weighted) term groups that occur in a chunk or sentence."""
-    if not groups:
-        return 0.0
-    weights = [group_weight(g, idf) for g in groups]
-    total = sum(weights)
-    hit = sum(w for g, w in zip(groups, weights) if any(t in chunk_tokens for t in g))
+    total = sum(q.weights)
+    hit = sum(w for g, w in zip(q.groups, q.weights) if any(t in chunk_tokens for t in g))
     return hit / total if total else 0.0
 
 
@@ -185,8 +194,9 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
             h.score += 1.0 / (RRF_K + rank + 1)
             h.dense_rank, h.dense_score = rank, 1.0 - float(distance)
 
+    q_weighted = Weighted.of(q_groups, index.idf)
     for i, h in hits.items():
-        h.coverage = coverage(q_groups, index.chunk_tokens[i], index.idf)
+        h.coverage = coverage(q_weighted, index.chunk_tokens[i])
         # reward chunks that contain most of the question's rare terms (numbers, model names)
         h.score += 0.02 * h.coverage
 
