@@ -201,3 +201,24 @@ def test_validate_pure_function():
     secs, _ = parse_file("01-introduction.md", "# 1 引言（Introduction）\nx\n")
     missing, probs = validate(secs, allow_missing=True)
     assert probs == [] and "0" in missing and "1" not in missing
+
+
+# --- fidelity to the English source: its numbers survive translation ---------------------------
+
+PARTS = [  # (source lines, corpus files); lines 13-80 are the paper's table of contents
+    ("9:12,81:464", ["00-abstract.md", "01-introduction.md", "02-infrastructure.md", "03-pre-train.md"]),
+    ("465:716", ["04-alignment.md"]),
+    ("717:1369", ["05-evaluation.md", "06-conclusion.md"]),
+]
+
+
+@pytest.mark.parametrize("ranges, files", PARTS, ids=["part1", "part2", "part3"])
+def test_translation_keeps_the_source_numbers(ranges, files):
+    from benchmarks.number_coverage import SOURCE, coverage
+
+    if not SOURCE.exists():
+        pytest.skip(f"English source not found at {SOURCE}")
+    if not all((CORPUS / f).exists() for f in files):
+        pytest.skip("part not translated yet")
+    share, missing, _ = coverage(SOURCE, ranges, [CORPUS / f for f in files])
+    assert share >= 0.92, f"only {share:.1%} of the source numbers appear; missing: {missing}"
