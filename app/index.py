@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 
 from ingest.embeddings import EmbeddingStatus, load_embeddings
-from ingest.keywords import tokenize
 from ingest.settings import Settings
 from ingest.store import Manifest, chroma_client, read_bm25, read_chunks, read_manifest, read_sections, version_dir
 
@@ -41,7 +40,8 @@ def _load(settings: Settings, manifest: Manifest, emb: EmbeddingStatus) -> Loade
     chunks = read_chunks(vdir)
     sections = {s["number"]: s for s in read_sections(vdir)}
     bm25 = read_bm25(vdir)
-    chunk_tokens = [set(tokenize(f"{c['path']}（{c['title_en']}）\n{c['text']}")) for c in chunks]
+    # the token set of each chunk, as ingest tokenized it for BM25 (no second tokenization)
+    chunk_tokens = [set(freqs) for freqs in bm25.doc_freqs]
     idf = {t: float(v) for t, v in bm25.idf.items()}
     collection, notice = None, ""
     if manifest.retrieval_mode == "hybrid":
