@@ -11,6 +11,8 @@ import click
 from ingest.cli import ingest_command
 from ingest.settings import get_settings
 
+NO_INDEX = "还没有索引：请先运行 `report-qa ingest`。No index yet: run `report-qa ingest` first."
+
 
 @click.group()
 @click.version_option(package_name="report-qa")
@@ -32,8 +34,8 @@ def search(query, top_k, as_json):
 
     try:
         r = retrieve(IndexHandle(get_settings()), query, top_k=top_k)
-    except IndexMissing as exc:
-        click.echo(f"还没有索引：请先运行 `report-qa ingest`。No index yet ({exc}).", err=True)
+    except IndexMissing:
+        click.echo(NO_INDEX, err=True)
         sys.exit(1)
     if as_json:
         click.echo(json.dumps({"query": r.query, "mode": r.mode, "evidence": round(r.evidence, 3),
@@ -72,7 +74,7 @@ def ask(question, top_k, as_json):
     try:
         ans = _answerer().ask(question, top_k=top_k)
     except IndexMissing:
-        click.echo("还没有索引：请先运行 `report-qa ingest`。No index yet: run `report-qa ingest` first.", err=True)
+        click.echo(NO_INDEX, err=True)
         sys.exit(1)
     if as_json:
         from .api import answer_payload
@@ -108,7 +110,7 @@ def eval_command(file, k, as_json, calibrate, show_misses):
         click.echo(f"评测文件有误 Invalid eval file: {exc}", err=True)
         sys.exit(2)
     except IndexMissing:
-        click.echo("还没有索引：请先运行 `report-qa ingest`。No index yet: run `report-qa ingest` first.", err=True)
+        click.echo(NO_INDEX, err=True)
         sys.exit(1)
     if as_json:
         click.echo(json.dumps(res, ensure_ascii=False, indent=2))
