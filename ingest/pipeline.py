@@ -60,10 +60,15 @@ def _section_records(corpus: Corpus) -> list[dict]:
     return [{**asdict(s), "parents": list(s.parents), "path": corpus.path(s.number)} for s in corpus.sections]
 
 
-def _fingerprint(mode: str, model_id: str | None, chroma_target: dict, chunks: list[Chunk]) -> str:
+def _fingerprint(settings: Settings, status: EmbeddingStatus, chunks: list[Chunk]) -> str:
+    """What an index version was built from: retrieval mode, model, Chroma target, chunk ids."""
     return hashlib.sha256("\n".join(
-        [mode, model_id or "", str(sorted(chroma_target.items())), *(c.id for c in chunks)]
+        [_mode(status), status.model_id or "", str(sorted(_chroma_target(settings).items())), *(c.id for c in chunks)]
     ).encode()).hexdigest()
+
+
+def _mode(status: EmbeddingStatus) -> str:
+    return "hybrid" if status.available else "keyword"
 
 
 def _chroma_target(settings: Settings) -> dict:
@@ -78,8 +83,7 @@ def index_is_current(settings: Settings, status: EmbeddingStatus, allow_missing:
         return False
     corpus = load_corpus(Path(settings.corpus_dir), allow_missing=allow_missing)
     chunks = chunk_corpus(corpus, settings.chunk_size, settings.chunk_overlap)
-    mode = "hybrid" if status.available else "keyword"
-    return manifest.corpus_hash == _fingerprint(mode, status.model_id, _chroma_target(settings), chunks)
+    return manifest.corpus_hash == _fingerprint(settings, status, chunks)
 
 
 def run_ingest(settings: Settings, corpus_dir: Path | None = None, rebuild: bool = False,
@@ -90,9 +94,8 @@ def run_ingest(settings: Settings, corpus_dir: Path | None = None, rebuild: bool
     chunks = chunk_corpus(corpus, settings.chunk_size, settings.chunk_overlap)
     status = embeddings or load_embeddings(settings.embedding_model, settings.query_instruction,
                                            settings.embedding_load_timeout)
-    mode = "hybrid" if status.available else "keyword"
-    chroma_target = _chroma_target(settings)
-    fingerprint = _fingerprint(mode, status.model_id, chroma_target, chunks)
+    mode = _mode(status)
+    fingerprint = _fingerprint(settings, status, chunks)
     data_dir = Path(settings.data_dir)
 
     with ingest_lock(data_dir, wait=lock_wait):
@@ -108,7 +111,7 @@ def run_ingest(settings: Settings, corpus_dir: Path | None = None, rebuild: bool
         version = new_version()
         vdir = version_dir(data_dir, version)
         manifest = Manifest(version, time.time(), mode, status.model_id, len(chunks), len(corpus.sections),
-                            corpus.missing, chroma_target, fingerprint)
+                            corpus.missing, _chroma_target(settings), fingerprint)
         embedded = reused = 0
         client = None
         if status.available:
