@@ -10,7 +10,8 @@ import numpy as np
 
 from ingest.embeddings import EmbeddingStatus, load_embeddings
 from ingest.settings import Settings
-from ingest.store import Manifest, chroma_client, read_bm25, read_chunks, read_manifest, read_sections, version_dir
+from ingest.store import (Manifest, chroma_client, read_bm25, read_chunks, read_lexicon, read_manifest, read_sections,
+                          version_dir)
 
 
 class IndexMissing(Exception):
@@ -29,6 +30,7 @@ class LoadedIndex:
     notice: str = ""  # why dense retrieval is off, if it is
     by_id: dict[str, int] = field(default_factory=dict)
     folded_vocab: set[str] | None = None  # vocabulary without - _ . (filled on first use)
+    lexicon: dict[str, list[str]] = field(default_factory=dict)  # English word → translations in the corpus
 
     @property
     def retrieval_mode(self) -> str:
@@ -60,7 +62,7 @@ def _load(settings: Settings, manifest: Manifest, emb: EmbeddingStatus) -> Loade
     else:
         notice = "the index was built without an embedding model: keyword retrieval only"
     return LoadedIndex(manifest, chunks, sections, bm25, idf, chunk_tokens, collection, notice,
-                       {c["id"]: i for i, c in enumerate(chunks)})
+                       {c["id"]: i for i, c in enumerate(chunks)}, lexicon=read_lexicon(vdir))
 
 
 class IndexHandle:

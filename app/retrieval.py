@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ingest.keywords import CJK, hint_tokens, query_groups, tokenize
+from ingest.lexicon import uncovered
 
 from .index import IndexHandle, LoadedIndex
 
@@ -78,7 +79,8 @@ _FOLD = re.compile(r"[-_.\s]")
 
 def unknown_names(question: str, index: LoadedIndex) -> list[str]:
     """Names in the question (models, acronyms, versioned things: "Qwen2-7B", "LoRA", "Llama 3")
-    that the report never mentions. If the report never names it, it cannot answer about it."""
+    that the report never mentions, and English words with no translation in it ("dropout",
+    see ingest/lexicon.py). If the report never names it, it cannot answer about it."""
     if index.folded_vocab is None:
         vocab = set()
         for t in index.idf:
@@ -93,16 +95,26 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
     out = []
     candidates = [m.group(0) for m in ENTITY.finditer(question)]
     candidates += [g[0] for g in query_groups(question) if re.fullmatch(r"[a-z]+\d(?:\.\d)?", g[0])]
-    for name in dict.fromkeys(candidates):
+    seen: set[str] = set()
+    for name in candidates:
         key = _FOLD.sub("", name.lower()).rstrip("s")
-        if len(key) < 2 or key.isdigit():
+        if len(key) < 2 or key.isdigit() or key in seen:
             continue
+        seen.add(key)
         if key in index.folded_vocab or key + "s" in index.folded_vocab:
             continue
         # an abbreviation the glossary explains ("RM" → 奖励模型) is not an unknown name
         if any(t in index.idf for term in GLOSSARY.get(name.lower(), []) for t in tokenize(term)):
             continue
         out.append(name)
+    # a plain English word none of whose dictionary translations occurs in the report
+    # ("dropout", "license", "bread"); words the dictionary does not know are left to the evidence score
+    for g in query_groups(question):
+        word = g[0]
+        if (re.fullmatch(r"[a-z][a-z\-]{2,}", word) and not any(t in index.idf for t in g)
+                and not is_phrasing(word) and uncovered(word, index.lexicon)
+                and not any(_FOLD.sub("", word) in _FOLD.sub("", n.lower()) for n in out)):
+            out.append(word)
     return out
 
 

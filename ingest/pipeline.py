@@ -16,6 +16,7 @@ from .chunking import Chunk, chunk_corpus
 from .corpus import Corpus, load_corpus
 from .embeddings import CachedEmbeddings, EmbeddingStatus, load_embeddings
 from .keywords import tokenize
+from .lexicon import LEXICON_VERSION, cedict_reverse, english_coverage
 from .settings import Settings
 from .store import (Manifest, chroma_client, collect_garbage, ingest_lock, new_version, read_chunks,
                     read_manifest, version_dir, write_manifest, write_version_files)
@@ -61,9 +62,10 @@ def _section_records(corpus: Corpus) -> list[dict]:
 
 
 def _fingerprint(settings: Settings, status: EmbeddingStatus, chunks: list[Chunk]) -> str:
-    """What an index version was built from: retrieval mode, model, Chroma target, chunk ids."""
+    """What an index version was built from: retrieval mode, model, Chroma target, lexicon, chunk ids."""
     return hashlib.sha256("\n".join(
-        [_mode(status), status.model_id or "", str(sorted(_chroma_target(settings).items())), *(c.id for c in chunks)]
+        [_mode(status), status.model_id or "", str(sorted(_chroma_target(settings).items())), LEXICON_VERSION,
+         *(c.id for c in chunks)]
     ).encode()).hexdigest()
 
 
@@ -134,7 +136,8 @@ def run_ingest(settings: Settings, corpus_dir: Path | None = None, rebuild: bool
 
         bm25 = BM25Okapi([tokenize(c.embed_text) or ["∅"] for c in chunks])
         records = [{"id": c.id, **c.metadata(), "text": c.text} for c in chunks]
-        write_version_files(vdir, records, _section_records(corpus), bm25)
+        lexicon = english_coverage(cedict_reverse(), "\n".join(c.embed_text for c in chunks))
+        write_version_files(vdir, records, _section_records(corpus), bm25, lexicon)
 
         previous = ([old.version] + old.previous if old else [])[: max(0, settings.keep_versions - 1)]
         manifest.previous = previous

@@ -2,7 +2,7 @@
 
 DATA_DIR/
   manifest.json               current version (replaced atomically; readers follow it)
-  versions/<version>/         chunks.jsonl, sections.json, bm25.pkl, chroma/ (embedded mode)
+  versions/<version>/         chunks.jsonl, sections.json, bm25.pkl, lexicon.json, chroma/ (embedded mode)
   embedding-cache.sqlite      document vectors by (model, text hash)
   ingest.lock                 held while an ingest runs
 """
@@ -119,8 +119,9 @@ def chroma_client(data_dir: Path, version: str, host: str | None, port: int):
     return chromadb.PersistentClient(path=str(path), settings=settings)
 
 
-def write_version_files(vdir: Path, chunks: list[dict], sections: list[dict], bm25) -> None:
+def write_version_files(vdir: Path, chunks: list[dict], sections: list[dict], bm25, lexicon: dict) -> None:
     vdir.mkdir(parents=True, exist_ok=True)
+    (vdir / "lexicon.json").write_text(json.dumps(lexicon, ensure_ascii=False), encoding="utf-8")
     with open(vdir / "chunks.jsonl", "w", encoding="utf-8") as f:
         for c in chunks:
             f.write(json.dumps(c, ensure_ascii=False) + "\n")
@@ -128,7 +129,7 @@ def write_version_files(vdir: Path, chunks: list[dict], sections: list[dict], bm
     with open(vdir / "bm25.pkl", "wb") as f:
         pickle.dump(bm25, f, protocol=pickle.HIGHEST_PROTOCOL)
     # fsync the files so a crash after the manifest switch cannot leave them empty
-    for name in ("chunks.jsonl", "sections.json", "bm25.pkl"):
+    for name in ("chunks.jsonl", "sections.json", "bm25.pkl", "lexicon.json"):
         fd = os.open(vdir / name, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -143,6 +144,14 @@ def read_chunks(vdir: Path) -> list[dict]:
 
 def read_sections(vdir: Path) -> list[dict]:
     return json.loads((vdir / "sections.json").read_text(encoding="utf-8"))
+
+
+def read_lexicon(vdir: Path) -> dict:
+    """English word → its translations found in the corpus ({} for an index built before lexicons)."""
+    try:
+        return json.loads((vdir / "lexicon.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
 
 
 def read_bm25(vdir: Path):

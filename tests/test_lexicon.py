@@ -1,0 +1,83 @@
+"""The English–Chinese lexicon: which English words the report has a translation for."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ingest.lexicon import english_coverage, parse_cedict, uncovered, variants
+
+SAMPLE = """# CC-CEDICT sample
+網頁 网页 [wang3 ye4] /web page/
+頁 页 [ye4] /page/leaf/
+丟棄 丢弃 [diu1 qi4] /to discard/to abandon/
+輟學者 辍学者 [chuo4 xue2 zhe3] /dropout (student)/
+星 星 [xing1] /star/heavenly body/
+熱身 热身 [re4 shen1] /warm-up (exercise)/
+姓 姓 [xing4] /surname/
+某 某 [mou3] /used in transliteration of foreign names and other very long glosses/
+"""
+
+
+@pytest.fixture
+def rev():
+    return parse_cedict(SAMPLE.splitlines())
+
+
+def test_parse_reads_short_glosses_backwards(rev):
+    assert rev["page"] == {"网页", "页"}
+    assert rev["discard"] == {"丢弃"}
+    assert rev["dropout"] == {"辍学者"}  # "(student)" is a note, not part of the gloss
+    assert rev["warmup"] == rev["warm-up"] == {"热身"}
+    assert "transliteration" not in rev  # long explanatory glosses are not translations
+    assert "surname" not in rev
+
+
+def test_coverage_keeps_translations_found_in_the_corpus(rev):
+    cov = english_coverage(rev, "我们从网页中丢弃低质量文本。仓库的星标数超过一万。")
+    assert cov["page"] == ["网页"]
+    assert cov["discard"] == ["丢弃"]
+    assert cov["dropout"] == []
+    # a one-character translation would match inside unrelated words: 星 in 星标 is not "star"
+    assert cov["star"] == []
+
+
+def test_variants_and_uncovered(rev):
+    cov = english_coverage(rev, "网页与丢弃")
+    assert "page" in variants("pages") and "strategy" in variants("strategies")
+    assert "warmup" in variants("warm-up")
+    assert not uncovered("pages", cov)  # pages → page → 网页
+    assert uncovered("dropout", cov)
+    assert not uncovered("flexbox", cov)  # the dictionary does not know it: no judgement
+
+
+def test_ingest_writes_the_lexicon_with_the_index(built_index):
+    from ingest.store import read_manifest, version_dir
+
+    manifest = read_manifest(built_index.data_dir)
+    lex = json.loads((version_dir(built_index.data_dir, manifest.version) / "lexicon.json").read_text("utf-8"))
+    assert "网页" in lex["webpage"] or "网页" in lex["page"]
+    assert lex["dropout"] == []
+
+
+@pytest.mark.parametrize("question, word", [
+    ("What dropout rate does InternLM2 use?", "dropout"),
+    ("What license is InternLM2 released under?", "license"),
+    ("预训练时 dropout 比例设的多少？", "dropout"),
+])
+def test_questions_about_words_the_report_never_uses_are_refused_by_name(answerer, question, word):
+    a = answerer.ask(question)
+    assert not a.answerable and a.citations == []
+    assert word in a.answer
+
+
+@pytest.mark.parametrize("question, section", [
+    ("What percentage of pre-training bytes comes from English web pages?", "3.1.1"),
+    ("Which inference engine speeds up the long-context evaluation?", "5.2.6"),
+])
+def test_english_words_with_a_translation_in_the_report_are_not_refused(answerer, question, section):
+    a = answerer.ask(question)
+    assert a.answerable, a.answer
+    if section:
+        assert section in [c.section for c in a.citations]
