@@ -15,7 +15,7 @@ from ingest.keywords import CJK, query_groups, tokenize
 from ingest.settings import Settings
 
 from .index import IndexHandle
-from .retrieval import Retrieval, SectionHit, Weighted, coverage, retrieve, unknown_names
+from .retrieval import Retrieval, SectionHit, Weighted, coverage, missing_together, retrieve, unknown_names
 
 CITE = re.compile(r"\[§\s*([0-9A](?:\.\d+)*)\s*\]")
 MD_NOISE = re.compile(r"\*\*|`")
@@ -52,6 +52,12 @@ def is_chinese(text: str) -> bool:
     cjk = sum(len(run) for run in CJK.findall(text))
     latin = len(re.findall(r"[A-Za-z]", text))
     return cjk >= 4 or (cjk > 0 and cjk * 6 >= latin)
+
+
+def _as_written(term: str, text: str) -> str:
+    """A lower-cased query term as the user wrote it ("gpt-4" → "GPT-4")."""
+    m = re.search(re.escape(term).replace("_", "[ _-]"), text, re.IGNORECASE)
+    return m.group(0) if m else term
 
 
 NOT_COVERED = {
@@ -339,16 +345,23 @@ class Answerer:
         evidence = unit_score if citations else 0.0
         mode = {"retrieval": r.mode, "generation": gen}
         yield {"type": "meta", "mode": mode, "sections": [s.number for s in r.sections]}
-        unknown = unknown_names(question, self.handle.get())
-        if unknown:
+        index = self.handle.get()
+        unknown = unknown_names(question, index)
+        names, rest = ([], []) if unknown else missing_together(r.query, index)
+        if unknown or names:
             evidence = 0.0
 
         if evidence < self.settings.answer_min_evidence or not citations:
             msg = NOT_COVERED[zh]
             if unknown:
-                names = "、".join(unknown) if zh else ", ".join(unknown)
-                msg = (f"报告中没有提到 {names}，因此无法据此回答这个问题。" if zh else
-                       f"The report never mentions {names}, so it cannot answer this question.")
+                listed = "、".join(unknown) if zh else ", ".join(unknown)
+                msg = (f"报告中没有提到 {listed}，因此无法据此回答这个问题。" if zh else
+                       f"The report never mentions {listed}, so it cannot answer this question.")
+            elif names:
+                n, t = (_as_written(x, r.query) for x in names), (_as_written(x, r.query) for x in rest)
+                msg = (f"报告中没有哪一段同时讲到 {'、'.join(n)} 和 {'、'.join(t)}，因此无法据此回答这个问题。" if zh else
+                       f"No passage of the report mentions {', '.join(n)} together with {', '.join(t)}, "
+                       "so it cannot answer this question.")
             yield {"type": "delta", "text": msg}
             yield {"type": "done", "answer": Answer(msg, False, [], mode, "; ".join(notices) or None, evidence)}
             return

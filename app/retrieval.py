@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ingest.keywords import CJK, hint_tokens, query_groups, tokenize
+from ingest.keywords import CJK, NUMBERLIKE, SEPARATORS, hint_tokens, query_groups, tokenize
 from ingest.lexicon import uncovered
 
 from .index import IndexHandle, LoadedIndex
@@ -116,6 +116,46 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
                 and not any(_FOLD.sub("", word) in _FOLD.sub("", n.lower()) for n in out)):
             out.append(word)
     return out
+
+
+NAME_TOKEN = re.compile(r"^(?=.*[a-z])(?=.*\d)")  # "gpt-4", "1.8b", "qwen-14b", "gsm8k", "32k"
+# words that say what kind of answer is wanted ("difference", "区别"), not what it is about
+ASKS_FOR = set("区别 差别 差异 不同 对比 比较 相比 异同 关系 difference differences compare comparison "
+               "compared versus".split())
+
+
+def _parts(term: str) -> list[str]:
+    return [p for p in SEPARATORS.split(term) if p] if SEPARATORS.search(term) and not NUMBERLIKE.fullmatch(term) else []
+
+
+def _has_name(name: str, parts: list[str], tokens: set[str]) -> bool:
+    """"internlm2-7b" is in a table row "7B" captioned InternLM2 (its parts), but "qwen-14b" is not in
+    a passage that only has "qwen-14b-chat", another model."""
+    if name in tokens:
+        return True
+    return bool(parts) and all(p in tokens for p in parts) and not any(t.startswith(name + "-") for t in tokens)
+
+
+def missing_together(question: str, index: LoadedIndex) -> tuple[list[str], list[str]]:
+    """Names the question ties to something else ("GPT-4" + 参数, "1.8B" + GSM8K) when no passage of
+    the report has all the names together with any of the rest: each part is in the report, the
+    combination is not, so neither is the answer. Returns ([], []) when some passage has them."""
+    groups = [g for g in query_groups(question)
+              if any(t in index.idf for t in g) and not is_phrasing(g[0]) and g[0] not in ASKS_FOR]
+    anchors: list[tuple[str, list[str]]] = []
+    targets: list[tuple[str, set[str]]] = []
+    for g in groups:
+        if NAME_TOKEN.match(g[0]):
+            parts = _parts(g[0])  # not "gpt" + "4": every part must itself be a name
+            anchors.append((g[0], parts if all(len(p) >= 2 and re.search(r"[a-z]", p) for p in parts) else []))
+        else:  # "gaokao-bench" is also the header "GAOKAO"
+            targets.append((g[0], {*g, *(p for t in g for p in _parts(t) if len(p) >= 4 and p in index.idf)}))
+    if not anchors or not targets:
+        return [], []
+    for toks in index.chunk_tokens:
+        if all(_has_name(n, parts, toks) for n, parts in anchors) and any(alts & toks for _, alts in targets):
+            return [], []
+    return [n for n, _ in anchors], [n for n, _ in targets]
 
 
 def group_weight(group: list[str], idf: dict[str, float], top: float | None = None) -> float:

@@ -77,3 +77,29 @@ def test_citation_filter_drops_invented_sections_across_chunk_boundaries():
 def test_top_k_limits_citations(answerer):
     a = answerer.ask("条件奖励模型", top_k=2)
     assert 1 <= len(a.citations) <= 2
+
+
+@pytest.mark.parametrize("question, named", [
+    ("GPT-4 有多少参数", ["GPT-4", "参数"]),
+    ("1.8B 的模型在 GSM8K 上多少分", ["1.8B", "GSM8K"]),
+    ("What is Qwen-14B's AlpacaEval win rate?", ["Qwen-14B"]),
+])
+def test_names_the_report_never_puts_together_are_refused(answerer, question, named):
+    a = answerer.ask(question)
+    assert not a.answerable and a.citations == []
+    for name in named:
+        assert name in a.answer
+
+
+@pytest.mark.parametrize("question, section", [
+    ("How many KV heads does InternLM2-7B have?", "3.2.2"),  # the table row says "7B", its caption InternLM2
+    ("InternLM2-Chat-20B 在 GAOKAO-Bench 上多少分", "5.2.1"),  # the table header says "GAOKAO"
+    ("InternLM2-7B-Base 和 InternLM2-7B 有什么区别", "5.2.5"),  # "区别" asks for a comparison
+])
+def test_names_found_together_are_answered(answerer, question, section):
+    from app.retrieval import missing_together
+
+    assert missing_together(question, answerer.handle.get()) == ([], [])
+    a = answerer.ask(question)
+    assert a.answerable, a.answer
+    assert section in [c.section for c in a.citations]
