@@ -3,8 +3,10 @@
 The corpus is Chinese, so an English question word such as "dropout" or "pages" is not in the
 index vocabulary either way. CC-CEDICT (a Chinese→English dictionary) read backwards tells them
 apart: "pages" → 网页, which the report uses; "dropout", "license", "bread" have no translation
-that occurs anywhere in the report. Ingest computes this once per corpus and stores it with the
-index version as `lexicon.json`; the app refuses questions about words the report cannot mention.
+that occurs anywhere in the report. Only nouns count ("What dropout rate…" asks about dropout;
+"…were kept", "across" only phrase the question), judged by lemminflect's English lexicon.
+Ingest computes this once per corpus and stores it with the index version as `lexicon.json`;
+the app refuses questions about things the report cannot mention.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
-LEXICON_VERSION = "cedict-reverse-1"
+LEXICON_VERSION = "cedict-reverse-2"
 ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/\s*$")
 PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 LEADING = re.compile(r"^(to|a|an|the|of|sb|sth|one's)\s+")
@@ -46,9 +49,20 @@ def parse_cedict(lines: Iterable[str]) -> dict[str, set[str]]:
     return dict(rev)
 
 
-def english_coverage(rev: dict[str, set[str]], corpus_text: str, limit: int = 6) -> dict[str, list[str]]:
+def is_noun(word: str) -> bool:
+    """A noun, or a word the English lexicon does not know ("warmup", "australia"); not a word that
+    is only a verb, adjective or adverb ("kept", "across")."""
+    from lemminflect import getAllLemmas
+
+    pos = getAllLemmas(word)
+    return not pos or "NOUN" in pos or "PROPN" in pos
+
+
+def english_coverage(rev: dict[str, set[str]], corpus_text: str, limit: int = 6,
+                     topic: Callable[[str], bool] = is_noun) -> dict[str, list[str]]:
     """For each English word: the translations (two or more characters, so "星" for "star" does not
-    match every 星标 and "都" for "capital" every 都) that occur in the corpus; [] when none does."""
+    match every 星标 and "都" for "capital" every 都) that occur in the corpus; [] when none does.
+    A word with no translation in the corpus that is not a `topic` word is left out: no judgement."""
     longest = max((len(h) for heads in rev.values() for h in heads), default=2)
     # every substring of the corpus up to the longest headword: one set lookup per translation
     present = {corpus_text[i : i + n] for n in range(2, longest + 1) for i in range(len(corpus_text) - n + 1)}
@@ -57,7 +71,8 @@ def english_coverage(rev: dict[str, set[str]], corpus_text: str, limit: int = 6)
         if len(word) < 3:
             continue
         found = sorted((h for h in heads if len(h) >= 2 and h in present), key=lambda h: (-len(h), h))
-        out[word] = found[:limit]
+        if found or topic(word):
+            out[word] = found[:limit]
     return out
 
 

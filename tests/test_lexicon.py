@@ -43,6 +43,13 @@ def test_coverage_keeps_translations_found_in_the_corpus(rev):
     assert cov["star"] == []
 
 
+def test_words_that_only_phrase_a_question_get_no_judgement():
+    rev = parse_cedict(["留 留 [liu2] /kept/", "橫跨 横跨 [heng2 kua4] /across/", "麵包 面包 [mian4 bao1] /bread/"])
+    cov = english_coverage(rev, "没有相关的词")
+    assert "kept" not in cov and "across" not in cov  # a verb form, an adverb
+    assert cov["bread"] == []
+
+
 def test_variants_and_uncovered(rev):
     cov = english_coverage(rev, "网页与丢弃")
     assert "page" in variants("pages") and "strategy" in variants("strategies")
