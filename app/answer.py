@@ -7,7 +7,7 @@ refers to a section that was actually retrieved.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Iterator
 
 from ingest.chunking import split_sentences
@@ -342,6 +342,10 @@ class Answerer:
         gen = self.generation_mode
         text, citations, unit_score = extractive_answer(r, question, idf)
         citations = citations[:top_k]
+        if r.keyword_sections is not None and r.keyword_sections is not r.sections:
+            # whether the report covers the question is judged on what its words find (the keyword
+            # ranking), as calibrated; the dense model only changes which passages answer it
+            unit_score = extractive_answer(replace(r, sections=r.keyword_sections), question, idf)[2]
         evidence = unit_score if citations else 0.0
         mode = {"retrieval": r.mode, "generation": gen}
         yield {"type": "meta", "mode": mode, "sections": [s.number for s in r.sections]}

@@ -53,8 +53,9 @@ class Retrieval:
     tokens: list[str]
     sections: list[SectionHit]
     mode: str  # "hybrid" | "keyword"
-    evidence: float  # strength of the best match, 0..1, used for the out-of-scope decision
+    evidence: float  # strength of the best match, 0..1
     notice: str = ""
+    keyword_sections: list[SectionHit] | None = None  # the BM25 ranking alone (same as sections in keyword mode)
 
 
 def retrieval_query(question: str, history: list[dict] | None) -> str:
@@ -252,18 +253,26 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
         # reward chunks that contain most of the question's rare terms (numbers, model names)
         h.score += 0.02 * h.coverage
 
+    ranked = _by_section(hits.values(), top_k)
+    mode = "hybrid" if index.collection is not None and not notice.startswith("dense retrieval failed") else "keyword"
+    # the keyword ranking alone, for the out-of-scope decision: lexical evidence is judged on the
+    # passages the question's words find, so the calibrated threshold holds whatever the dense model
+    keyword = ranked if mode == "keyword" else _by_section(
+        [Hit(h.chunk, 1.0 / (RRF_K + h.bm25_rank + 1) + 0.02 * h.coverage, h.bm25_rank, coverage=h.coverage)
+         for h in hits.values() if h.bm25_rank is not None], top_k)
+    evidence = max((h.coverage for s in ranked for h in s.hits), default=0.0)
+    return Retrieval(query, tokens, ranked, mode, evidence, notice, keyword)
+
+
+def _by_section(hits, top_k: int) -> list[SectionHit]:
+    """Group chunk hits by section; a section ranks by its best chunk (measured: adding its other
+    chunks' scores, or preferring deeper sections, lowered MRR on both question sets)."""
     by_section: dict[str, SectionHit] = {}
-    for h in sorted(hits.values(), key=lambda h: -h.score):
+    for h in sorted(hits, key=lambda h: -h.score):
         c = h.chunk
         s = by_section.get(c["section"])
         if s is None:
             s = by_section[c["section"]] = SectionHit(c["section"], c["title_zh"], c["title_en"], c["path"],
                                                       h.score)
         s.hits.append(h)
-    # a section ranks by its best chunk (measured: adding its other chunks' scores, or preferring
-    # deeper sections, lowered MRR on both question sets)
-    ranked = sorted(by_section.values(), key=lambda s: -s.score)
-    ranked = ranked[:top_k]
-    evidence = max((h.coverage for s in ranked for h in s.hits), default=0.0)
-    mode = "hybrid" if index.collection is not None and not notice.startswith("dense retrieval failed") else "keyword"
-    return Retrieval(query, tokens, ranked, mode, evidence, notice)
+    return sorted(by_section.values(), key=lambda s: -s.score)[:top_k]

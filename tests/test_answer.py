@@ -103,3 +103,20 @@ def test_names_found_together_are_answered(answerer, question, section):
     a = answerer.ask(question)
     assert a.answerable, a.answer
     assert section in [c.section for c in a.citations]
+
+
+def test_refusal_is_decided_the_same_with_or_without_the_dense_model(make_settings, tiny_model, answerer):
+    """The evidence threshold is calibrated on what the question's words find; a dense model may
+    change which passages answer a question, not whether the report covers it."""
+    from app.answer import Answerer
+    from app.index import IndexHandle
+    from ingest.pipeline import run_ingest
+
+    s = make_settings(embedding_model=str(tiny_model))
+    run_ingest(s)
+    hybrid = Answerer(s, IndexHandle(s))
+    for q in ["GPT-4 有多少参数", "How do I bake sourdough bread?", "InternEvo 在 1024 张 GPU 上的 MFU 是多少？",
+              "InternLM2-20B 预训练总共花了多少 GPU 小时", "In the MTBench judge prompt, what format must the rating use?"]:
+        h, k = hybrid.ask(q), answerer.ask(q)
+        assert h.mode["retrieval"] == "hybrid" and k.mode["retrieval"] == "keyword"
+        assert (h.answerable, round(h.evidence, 6)) == (k.answerable, round(k.evidence, 6)), q
