@@ -31,6 +31,7 @@ class LoadedIndex:
     by_id: dict[str, int] = field(default_factory=dict)
     folded_vocab: set[str] | None = None  # vocabulary without - _ . (filled on first use)
     lexicon: dict[str, list[str]] = field(default_factory=dict)  # English word → translations in the corpus
+    chinese_uncovered: frozenset[str] = frozenset()  # Chinese words whose meanings the report never renders
 
     @property
     def retrieval_mode(self) -> str:
@@ -45,6 +46,7 @@ def _load(settings: Settings, manifest: Manifest, emb: EmbeddingStatus) -> Loade
     # the token set of each chunk, as ingest tokenized it for BM25 (no second tokenization)
     chunk_tokens = [set(freqs) for freqs in bm25.doc_freqs]
     idf = {t: float(v) for t, v in bm25.idf.items()}
+    lexicon = read_lexicon(vdir)
     collection, notice = None, ""
     if manifest.retrieval_mode == "hybrid":
         if not emb.available:
@@ -62,7 +64,8 @@ def _load(settings: Settings, manifest: Manifest, emb: EmbeddingStatus) -> Loade
     else:
         notice = "the index was built without an embedding model: keyword retrieval only"
     return LoadedIndex(manifest, chunks, sections, bm25, idf, chunk_tokens, collection, notice,
-                       {c["id"]: i for i, c in enumerate(chunks)}, lexicon=read_lexicon(vdir))
+                       {c["id"]: i for i, c in enumerate(chunks)}, lexicon=lexicon.get("english", {}),
+                       chinese_uncovered=frozenset(lexicon.get("chinese_uncovered", ())))
 
 
 class IndexHandle:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ingest.keywords import CJK, NUMBERLIKE, SEPARATORS, hint_tokens, query_groups, tokenize
+from ingest.keywords import CJK, NUMBERLIKE, SEPARATORS, _is_noun, hint_tokens, query_groups, tokenize
 from ingest.lexicon import uncovered
 
 from .index import IndexHandle, LoadedIndex
@@ -108,13 +108,17 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
         if any(t in index.idf for term in GLOSSARY.get(name.lower(), []) for t in tokenize(term)):
             continue
         out.append(name)
-    # a plain English word none of whose dictionary translations occurs in the report
+    # a plain English noun none of whose dictionary translations occurs in the report
     # ("dropout", "license", "bread"); words the dictionary does not know are left to the evidence score
     for g in query_groups(question):
         word = g[0]
         if (re.fullmatch(r"[a-z][a-z\-]{2,}", word) and not any(t in index.idf for t in g)
                 and not is_phrasing(word) and uncovered(word, index.lexicon)
                 and not any(_FOLD.sub("", word) in _FOLD.sub("", n.lower()) for n in out)):
+            out.append(word)
+        # a Chinese noun the report never uses, none of whose meanings it renders (小时, 钱, 天气)
+        elif CJK.fullmatch(word) and word in index.chinese_uncovered and not any(t in index.idf for t in g) \
+                and _is_noun(word):
             out.append(word)
     return out
 

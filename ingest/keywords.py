@@ -146,6 +146,7 @@ SINGLE_CHAR_TERMS = set("层头轮步批表图")
 
 @lru_cache(maxsize=4096)
 def _is_noun(char: str) -> bool:
+    """jieba tags every part of it as a noun (钱, 小时, 天气)."""
     import jieba.posseg
 
     return all(p.flag.startswith("n") for p in jieba.posseg.lcut(char))

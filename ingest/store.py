@@ -147,7 +147,8 @@ def read_sections(vdir: Path) -> list[dict]:
 
 
 def read_lexicon(vdir: Path) -> dict:
-    """English word → its translations found in the corpus ({} for an index built before lexicons)."""
+    """{"english": word → translations found in the corpus, "chinese_uncovered": [...]} (see
+    ingest/lexicon.py); {} for an index built before lexicons."""
     try:
         return json.loads((vdir / "lexicon.json").read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ingest.lexicon import english_coverage, parse_cedict, uncovered, variants
+from ingest.lexicon import chinese_uncovered, english_coverage, parse_cedict, uncovered, variants
 
 SAMPLE = """# CC-CEDICT sample
 網頁 网页 [wang3 ye4] /web page/
@@ -21,8 +21,13 @@ SAMPLE = """# CC-CEDICT sample
 
 
 @pytest.fixture
-def rev():
+def cedict():
     return parse_cedict(SAMPLE.splitlines())
+
+
+@pytest.fixture
+def rev(cedict):
+    return cedict.reverse
 
 
 def test_parse_reads_short_glosses_backwards(rev):
@@ -44,7 +49,8 @@ def test_coverage_keeps_translations_found_in_the_corpus(rev):
 
 
 def test_words_that_only_phrase_a_question_get_no_judgement():
-    rev = parse_cedict(["留 留 [liu2] /kept/", "橫跨 横跨 [heng2 kua4] /across/", "麵包 面包 [mian4 bao1] /bread/"])
+    rev = parse_cedict(["留 留 [liu2] /kept/", "橫跨 横跨 [heng2 kua4] /across/",
+                        "麵包 面包 [mian4 bao1] /bread/"]).reverse
     cov = english_coverage(rev, "没有相关的词")
     assert "kept" not in cov and "across" not in cov  # a verb form, an adverb
     assert cov["bread"] == []
@@ -59,19 +65,34 @@ def test_variants_and_uncovered(rev):
     assert not uncovered("flexbox", cov)  # the dictionary does not know it: no judgement
 
 
+def test_chinese_words_whose_meanings_the_report_never_renders(cedict):
+    text = "我们从网页中丢弃低质量文本"
+    cov = english_coverage(cedict.reverse, text)
+    both = parse_cedict(SAMPLE.splitlines() + ["小時 小时 [xiao3 shi2] /hour/CL:個|个[ge4]/",
+                                               "網站 网站 [wang3 zhan4] /website/web page/"])
+    out = chinese_uncovered(both, english_coverage(both.reverse, text), text)
+    assert "小时" in out  # "hour": nothing in the text says it
+    assert "网站" not in out  # "web page" → 网页, which the text has
+    assert "网页" not in out  # in the text itself
+    assert cov["page"] == ["网页"]
+
+
 def test_ingest_writes_the_lexicon_with_the_index(built_index):
     from ingest.store import read_manifest, version_dir
 
     manifest = read_manifest(built_index.data_dir)
     lex = json.loads((version_dir(built_index.data_dir, manifest.version) / "lexicon.json").read_text("utf-8"))
-    assert "网页" in lex["webpage"] or "网页" in lex["page"]
-    assert lex["dropout"] == []
+    assert "网页" in lex["english"]["webpage"] or "网页" in lex["english"]["page"]
+    assert lex["english"]["dropout"] == []
+    assert "小时" in lex["chinese_uncovered"] and "网页" not in lex["chinese_uncovered"]
 
 
 @pytest.mark.parametrize("question, word", [
     ("What dropout rate does InternLM2 use?", "dropout"),
     ("What license is InternLM2 released under?", "license"),
     ("预训练时 dropout 比例设的多少？", "dropout"),
+    ("InternLM2-20B 预训练一共用了多少 GPU 小时", "小时"),
+    ("整个预训练大概花了多少钱", "钱"),
 ])
 def test_questions_about_words_the_report_never_uses_are_refused_by_name(answerer, question, word):
     a = answerer.ask(question)
