@@ -85,6 +85,9 @@ class Unit:
     context: str = ""  # the section's path and English title: part of what a sentence means
 
 
+PARA_LEAD = re.compile(r"^\s*\*\*([^*\n]{2,60})\*\*")
+
+
 def _clean(text: str) -> str:
     return MD_NOISE.sub("", text).strip()
 
@@ -110,9 +113,12 @@ def _units(sec: SectionHit, rank: int, max_chunks: int = 3) -> list[Unit]:
         elif c["kind"] == "text":
             for pi, para in enumerate(c["text"].split("\n\n")):
                 figure = bool(FIGURE_LINE.match(para))
+                # "**AlignBench** …": the paragraph's bold lead names what its sentences are about
+                lead = PARA_LEAD.match(para)
+                pcontext = f"{context} {lead.group(1)}" if lead else context
                 for si, sent in enumerate(split_sentences(para.replace("\n", " "))):
                     if len(sent) >= 6:
-                        out.append(Unit(sec, "sentence", _clean(sent), order=(rank, ci, pi, si), context=context,
+                        out.append(Unit(sec, "sentence", _clean(sent), order=(rank, ci, pi, si), context=pcontext,
                                         raw=sent, figure=figure))
     return out
 
