@@ -85,7 +85,8 @@ class Unit:
     context: str = ""  # the section's path and English title: part of what a sentence means
 
 
-PARA_LEAD = re.compile(r"^\s*\*\*([^*\n]{2,60})\*\*")
+PARA_LEAD = re.compile(r"^\s*(?:[-*]|\d+\.)?\s*\*\*([^*\n]{2,60})\*\*")
+PARAGRAPHS = re.compile(r"\n\n|\n(?=\s*(?:[-*]|\d+\.)\s)")  # blank lines; each list item is its own
 
 
 def _clean(text: str) -> str:
@@ -111,7 +112,7 @@ def _units(sec: SectionHit, rank: int, max_chunks: int = 3) -> list[Unit]:
                 out.append(Unit(sec, "row", " | ".join(cells), caption=_clean(caption), header=header,
                                 cells=cells, order=(rank, ci, ri), context=context, raw=row))
         elif c["kind"] == "text":
-            for pi, para in enumerate(c["text"].split("\n\n")):
+            for pi, para in enumerate(PARAGRAPHS.split(c["text"])):
                 figure = bool(FIGURE_LINE.match(para))
                 # "**AlignBench** …": the paragraph's bold lead names what its sentences are about
                 lead = PARA_LEAD.match(para)
