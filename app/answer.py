@@ -82,6 +82,7 @@ class Unit:
     order: tuple = ()
     raw: str = ""  # the passage exactly as in the Markdown
     figure: bool = False  # part of a figure caption / description
+    named: bool = False  # a table row whose model the question names
     context: str = ""  # the section's path and English title: part of what a sentence means
 
 
@@ -142,7 +143,7 @@ def _score_units(units: list[Unit], groups: list[list[str]], idf: dict[str, floa
         u.score = u.coverage
         if u.kind == "row":
             # a row is the answer when the question names both its model and one of its columns
-            name_hit = bool(set(tokenize(u.cells[0])) & flat)
+            name_hit = u.named = bool(set(tokenize(u.cells[0])) & flat)
             col_hit = any(set(tokenize(h)) & flat for h in u.header[1:])
             u.score += 0.15 * name_hit + 0.1 * (name_hit and col_hit)
         elif u.figure:
@@ -187,6 +188,8 @@ def extractive_answer(r: Retrieval, question: str, idf: dict[str, float]) -> tup
                 chosen.append(u)
         elif u.section is best.section and u.kind == "row" and u.score >= 0.85 * best.score:
             chosen.append(u)
+        elif u.kind == best.kind == "row" and u.named and best.named and u.order[:2] == best.order[:2]:
+            chosen.append(u)  # "InternLM2-Chat-20B vs GPT-3.5": both rows of the table
         elif u.section is not best.section and u.score >= 0.8 * best.score and len(chosen) < 2:
             chosen.append(u)
     same = [u for u in chosen if u.section is best.section]
