@@ -109,3 +109,18 @@ def test_english_words_with_a_translation_in_the_report_are_not_refused(answerer
     assert a.answerable, a.answer
     if section:
         assert section in [c.section for c in a.citations]
+
+
+def test_an_index_built_before_lexicons_still_answers(make_settings):
+    from app.answer import Answerer
+    from app.index import IndexHandle
+    from ingest.pipeline import run_ingest
+    from ingest.store import read_manifest, version_dir
+
+    s = make_settings()
+    run_ingest(s)
+    (version_dir(s.data_dir, read_manifest(s.data_dir).version) / "lexicon.json").unlink()
+    a = Answerer(s, IndexHandle(s))
+    assert a.handle.get().lexicon == {} and a.handle.get().chinese_uncovered == frozenset()
+    assert a.ask("SFT 的学习率是多少？").answerable
+    assert not a.ask("Qwen2-7B 的 MMLU 多少分").answerable  # names are still checked without it
