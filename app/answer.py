@@ -186,6 +186,11 @@ def extractive_answer(r: Retrieval, question: str, idf: dict[str, float]) -> tup
             # a neighbouring sentence of the same paragraph that is also on topic
             if abs(u.order[3] - best.order[3]) == 1 and u.coverage >= 0.3 * best.coverage:
                 chosen.append(u)
+            elif u.score >= best.score - 0.01 and len(chosen) < 2:
+                chosen.append(u)  # a tie: two sentences say as much, and either may hold the answer
+        elif u.kind == best.kind == "sentence" and u.section is best.section and u.score >= best.score - 0.01 \
+                and len(chosen) < 2:
+            chosen.append(u)  # a tie in another paragraph of the same section
         elif u.section is best.section and u.kind == "row" and u.score >= 0.85 * best.score:
             chosen.append(u)
         elif u.kind == best.kind == "row" and u.named and best.named and u.order[:2] == best.order[:2]:
@@ -200,7 +205,12 @@ def extractive_answer(r: Retrieval, question: str, idf: dict[str, float]) -> tup
         return _row_sentence(u, q_tokens, zh) if u.kind == "row" else u.text
 
     sec = best.section
-    body = " ".join(render(u) for u in same) if not zh else "".join(render(u) for u in same)
+    body = ""
+    for prev, u in zip([None, *same], same):
+        gap = (prev is not None and prev.kind == u.kind == "sentence"
+               and not (prev.order[:3] == u.order[:3] and u.order[3] - prev.order[3] == 1))
+        body += ("……" if zh else " … ") if gap else ("" if zh or prev is None else " ")
+        body += render(u)
     if zh:
         text = f"根据报告第 {sec.number} 节（{sec.title_zh}）：{body} [§{sec.number}]"
         for u in others:

@@ -20,6 +20,10 @@ from app.retrieval import retrieval_query
         strict=True, reason="known keyword-mode miss: generic terms, §3.3 ranks below longer sections")),
     ("What is the KL divergence coefficient in PPO?", "4.2.3", ["0.01"]),
     ("InternLM2-Chat-20B 在 GSM8K 上的得分？", "5.2.3", ["79.6"]),
+    # three sentences of §3.1.1 name the toxicity classifier equally: the two best are both quoted
+    ("毒性分类器是拿什么数据训出来的", "3.1.1", ["Toxic Comment Classification Challenge"]),
+    # both rows of the table the question names
+    ("HumanEval-X scores of InternLM2-Chat-20B vs InternLM2-Chat-7B?", "5.2.4", ["InternLM2-Chat-20B", "InternLM2-Chat-7B"]),
 ])
 def test_extractive_answers_cite_the_right_section(answerer, question, section, facts):
     a = answerer.ask(question)
@@ -32,6 +36,12 @@ def test_extractive_answers_cite_the_right_section(answerer, question, section, 
         assert fact in a.answer, a.answer
     # every [§x] in the text is one of the returned citations
     assert set(re.findall(r"\[§([0-9A.]+)\]", a.answer)) <= set(cited)
+
+
+def test_sentences_that_are_not_adjacent_are_joined_with_an_ellipsis(answerer):
+    a = answerer.ask("毒性分类器是拿什么数据训出来的")
+    body = a.answer.split("[§")[0]
+    assert body.count("……") == 1 and body.index("……") < body.index("Toxic Comment")
 
 
 def test_answer_language_follows_question(answerer):
