@@ -83,6 +83,7 @@ class Unit:
     raw: str = ""  # the passage exactly as in the Markdown
     figure: bool = False  # part of a figure caption / description
     named: bool = False  # a table row whose model the question names
+    tokens: frozenset = frozenset()  # what it is matched on (its text and context)
     context: str = ""  # the section's path and English title: part of what a sentence means
 
 
@@ -139,6 +140,7 @@ def _score_units(units: list[Unit], groups: list[list[str]], idf: dict[str, floa
         basis = (f"{u.context} {u.text}" if u.kind == "sentence"
                  else f"{u.context} {u.caption} {' '.join(u.header)} {u.text} {ROW_IMPLIED}")
         toks = set(tokenize(basis))
+        u.tokens = frozenset(toks)
         u.coverage = coverage(weighted, toks)
         u.score = u.coverage
         if u.kind == "row":
@@ -167,6 +169,9 @@ def _row_sentence(u: Unit, groups: list[list[str]], zh: bool) -> str:
     return f"In {tnum} (§{u.section.number}), {u.cells[0]} scores {values}."
 
 
+COMPLEMENT = 0.1  # share of the question a second sentence must add to be quoted too
+
+
 def extractive_answer(r: Retrieval, question: str, idf: dict[str, float]) -> tuple[str, list[Citation], float]:
     """Compose an answer from the best sentences / table rows of the top sections."""
     zh = is_chinese(question)
@@ -176,26 +181,31 @@ def extractive_answer(r: Retrieval, question: str, idf: dict[str, float]) -> tup
     units.sort(key=lambda u: -u.score)
     if not units:
         return "", [], 0.0
+    weighted = Weighted.of(q_tokens, idf)
+
+    def _adds(u: Unit) -> bool:
+        return coverage(weighted, best.tokens | u.tokens) - best.coverage >= COMPLEMENT
     best = units[0]
     chosen = [best]
-    # a second piece of evidence: the next sentence in the same paragraph, or another section's best
+    # more evidence: a neighbouring sentence, a tie, a sentence saying what the best lacks, the
+    # table's other named rows, or another section's best
     for u in units[1:8]:
         if len(chosen) == 3:
             break
-        if u.kind == best.kind == "sentence" and u.section is best.section and u.order[:3] == best.order[:3]:
-            # a neighbouring sentence of the same paragraph that is also on topic
-            if abs(u.order[3] - best.order[3]) == 1 and u.coverage >= 0.3 * best.coverage:
+        same_section = u.section is best.section
+        if u.kind == best.kind == "sentence" and same_section:
+            adjacent = u.order[:3] == best.order[:3] and abs(u.order[3] - best.order[3]) == 1
+            if adjacent and u.coverage >= 0.3 * best.coverage:
                 chosen.append(u)
-            elif u.score >= best.score - 0.01 and len(chosen) < 2:
-                chosen.append(u)  # a tie: two sentences say as much, and either may hold the answer
-        elif u.kind == best.kind == "sentence" and u.section is best.section and u.score >= best.score - 0.01 \
-                and len(chosen) < 2:
-            chosen.append(u)  # a tie in another paragraph of the same section
-        elif u.section is best.section and u.kind == "row" and u.score >= 0.85 * best.score:
+            elif len(chosen) < 2 and (u.score >= best.score - 0.01 or _adds(u)):
+                # a tie (either may hold the answer), or it says what the best one lacks
+                # ("InternEvo … 53%" beside "DeepSpeed … 36%")
+                chosen.append(u)
+        elif same_section and u.kind == "row" and u.score >= 0.85 * best.score:
             chosen.append(u)
         elif u.kind == best.kind == "row" and u.named and best.named and u.order[:2] == best.order[:2]:
             chosen.append(u)  # "InternLM2-Chat-20B vs GPT-3.5": both rows of the table
-        elif u.section is not best.section and u.score >= 0.8 * best.score and len(chosen) < 2:
+        elif not same_section and u.score >= 0.8 * best.score and len(chosen) < 2:
             chosen.append(u)
     same = [u for u in chosen if u.section is best.section]
     same.sort(key=lambda u: u.order)

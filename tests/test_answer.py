@@ -130,3 +130,20 @@ def test_refusal_is_decided_the_same_with_or_without_the_dense_model(make_settin
         h, k = hybrid.ask(q), answerer.ask(q)
         assert h.mode["retrieval"] == "hybrid" and k.mode["retrieval"] == "keyword"
         assert (h.answerable, round(h.evidence, 6)) == (k.answerable, round(k.evidence, 6)), q
+
+
+def test_a_second_sentence_is_quoted_when_it_says_what_the_best_one_lacks():
+    from app.answer import extractive_answer
+    from app.retrieval import Hit, Retrieval, SectionHit
+
+    text = ("DeepSpeed 的吞吐量为每秒 100 个样本，这一结果来自八张 GPU 的实验。\n\n"
+            "本节其余部分介绍实验设置。\n\n"
+            "Megatron 在同样设置下的吞吐量为每秒 80 个样本。")
+    chunk = {"kind": "text", "text": text, "section": "9.9", "title_zh": "测试", "title_en": "Test", "path": "9.9 测试"}
+    sec = SectionHit("9.9", "测试", "Test", "9.9 测试", 1.0, [Hit(chunk, 1.0)])
+    question = "DeepSpeed 和 Megatron 的吞吐量分别是多少"
+    idf = {"deepspeed": 3.0, "megatron": 3.0, "吞吐量": 2.0, "吞吐": 2.0, "速度": 1.0, "样本": 0.5}
+    r = Retrieval(question, [], [sec], "keyword", 1.0)
+    answer, citations, _ = extractive_answer(r, question, idf)
+    assert "100" in answer and "80" in answer and "……" in answer
+    assert "实验设置" not in answer
