@@ -138,7 +138,7 @@ def test_a_second_sentence_is_quoted_when_it_says_what_the_best_one_lacks():
 
     text = ("DeepSpeed 的吞吐量为每秒 100 个样本，这一结果来自八张 GPU 的实验。\n\n"
             "本节其余部分介绍实验设置。\n\n"
-            "Megatron 在同样设置下的吞吐量为每秒 80 个样本。")
+            "Megatron 在同样设置下每秒只处理 80 个样本。")
     chunk = {"kind": "text", "text": text, "section": "9.9", "title_zh": "测试", "title_en": "Test", "path": "9.9 测试"}
     sec = SectionHit("9.9", "测试", "Test", "9.9 测试", 1.0, [Hit(chunk, 1.0)])
     question = "DeepSpeed 和 Megatron 的吞吐量分别是多少"
