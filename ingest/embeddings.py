@@ -110,6 +110,9 @@ def load_embeddings(model: str, query_instruction: str = "", timeout: float = 5.
         return EmbeddingStatus(None, model, None,
                                f"embedding model {model} failed to load ({type(exc).__name__}: {exc}); "
                                "using keyword retrieval only")
+    prompts = getattr(getattr(emb, "_client", None), "prompts", None) or {}
+    if not query_instruction and "query" in prompts:  # the model's own query prompt (e5: "query: ")
+        emb.query_encode_kwargs = {**emb.query_encode_kwargs, "prompt_name": "query"}
     model_id = f"{model}@{_fingerprint(path)}"
     return EmbeddingStatus(emb, model, model_id, f"embedding model {how}")
 
