@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
