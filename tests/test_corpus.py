@@ -90,7 +90,7 @@ def test_numbered_tables_1_to_20_present_and_complete():
         path = CORPUS / name
         if not path.exists():
             continue
-        for caption, _header, _rows, _line in _tables(path.read_text(encoding="utf-8")):
+        for caption, _header, rows, line in _tables(path.read_text(encoding="utf-8")):
             m = TABLE_CAPTION.match(caption or "")
             if m:
                 found[int(m.group(1))] = found.get(int(m.group(1)), 0) + 1
