@@ -15,7 +15,7 @@ from ingest.keywords import CJK, query_groups, tokenize
 from ingest.settings import Settings
 
 from .index import IndexHandle
-from .retrieval import Retrieval, SectionHit, Weighted, coverage, missing_together, retrieve, unknown_names
+from .retrieval import Retrieval, SectionHit, Weighted, coverage, never_together, retrieve, unknown_names
 
 CITE = re.compile(r"\[§\s*([0-9A](?:\.\d+)*)\s*\]")
 MD_NOISE = re.compile(r"\*\*|`")
@@ -52,6 +52,13 @@ def is_chinese(text: str) -> bool:
     cjk = sum(len(run) for run in CJK.findall(text))
     latin = len(re.findall(r"[A-Za-z]", text))
     return cjk >= 4 or (cjk > 0 and cjk * 6 >= latin)
+
+
+def _and(items: list[str], zh: bool) -> str:
+    """“A”、“B”和“C” / A, B and C"""
+    if len(items) < 2:
+        return "".join(items)
+    return ("、" if zh else ", ").join(items[:-1]) + ("和" if zh else " and ") + items[-1]
 
 
 def _as_written(term: str, text: str) -> str:
@@ -381,8 +388,8 @@ class Answerer:
         yield {"type": "meta", "mode": mode, "sections": [s.number for s in r.sections]}
         index = self.handle.get()
         unknown = unknown_names(question, index)
-        names, rest = ([], []) if unknown else missing_together(r.query, index)
-        if unknown or names:
+        apart = [] if unknown else never_together(r.query, index)
+        if unknown or apart:
             evidence = 0.0
 
         if evidence < self.settings.answer_min_evidence or not citations:
@@ -391,10 +398,10 @@ class Answerer:
                 listed = "、".join(unknown) if zh else ", ".join(unknown)
                 msg = (f"报告中没有提到 {listed}，因此无法据此回答这个问题。" if zh else
                        f"The report never mentions {listed}, so it cannot answer this question.")
-            elif names:
-                n, t = (_as_written(x, r.query) for x in names), (_as_written(x, r.query) for x in rest)
-                msg = (f"报告中没有哪一段同时讲到 {'、'.join(n)} 和 {'、'.join(t)}，因此无法据此回答这个问题。" if zh else
-                       f"No passage of the report mentions {', '.join(n)} together with {', '.join(t)}, "
+            elif apart:
+                terms = [_as_written(x, r.query) for x in apart]
+                msg = (f"报告中没有哪一段同时讲到{_and(['“' + t + '”' for t in terms], zh)}，因此无法据此回答这个问题。"
+                       if zh else f"No passage of the report mentions {_and(terms, zh)} together, "
                        "so it cannot answer this question.")
             yield {"type": "delta", "text": msg}
             yield {"type": "done", "answer": Answer(msg, False, [], mode, "; ".join(notices) or None, evidence)}

@@ -141,10 +141,10 @@ def _has_name(name: str, parts: list[str], tokens: set[str]) -> bool:
     return bool(parts) and all(p in tokens for p in parts) and not any(t.startswith(name + "-") for t in tokens)
 
 
-def missing_together(question: str, index: LoadedIndex) -> tuple[list[str], list[str]]:
-    """Names the question ties to something else ("GPT-4" + 参数, "1.8B" + GSM8K) when no passage of
-    the report has all the names together with any of the rest: each part is in the report, the
-    combination is not, so neither is the answer. Returns ([], []) when some passage has them."""
+def never_together(question: str, index: LoadedIndex) -> list[str]:
+    """Terms of the question that no passage of the report has together: its names ("1.8B" +
+    "GSM8K"), or its names with everything else it asks ("GPT-4" + "参数"). Each is in the report,
+    the combination is not, so neither is the answer. [] when some passage has them."""
     groups = [g for g in query_groups(question)
               if any(t in index.idf for t in g) and not is_phrasing(g[0]) and g[0] not in ASKS_FOR]
     anchors: list[tuple[str, list[str]]] = []
@@ -156,11 +156,13 @@ def missing_together(question: str, index: LoadedIndex) -> tuple[list[str], list
         else:  # "gaokao-bench" is also the header "GAOKAO"
             targets.append((g[0], {*g, *(p for t in g for p in _parts(t) if len(p) >= 4 and p in index.idf)}))
     if not anchors or not targets:
-        return [], []
-    for toks in index.chunk_tokens:
-        if all(_has_name(n, parts, toks) for n, parts in anchors) and any(alts & toks for _, alts in targets):
-            return [], []
-    return [n for n, _ in anchors], [n for n, _ in targets]
+        return []
+    with_names = [toks for toks in index.chunk_tokens if all(_has_name(n, parts, toks) for n, parts in anchors)]
+    if not with_names and len(anchors) > 1:
+        return [n for n, _ in anchors]
+    if any(alts & toks for toks in with_names for _, alts in targets):
+        return []
+    return [n for n, _ in anchors] + [n for n, _ in targets]
 
 
 def group_weight(group: list[str], idf: dict[str, float], top: float | None = None) -> float:

@@ -89,16 +89,15 @@ def test_top_k_limits_citations(answerer):
     assert 1 <= len(a.citations) <= 2
 
 
-@pytest.mark.parametrize("question, named", [
-    ("GPT-4 有多少参数", ["GPT-4", "参数"]),
-    ("1.8B 的模型在 GSM8K 上多少分", ["1.8B", "GSM8K"]),
-    ("What is Qwen-14B's AlpacaEval win rate?", ["Qwen-14B"]),
+@pytest.mark.parametrize("question, message", [
+    ("GPT-4 有多少参数", "报告中没有哪一段同时讲到“GPT-4”和“参数”"),
+    ("1.8B 的模型在 GSM8K 上多少分", "报告中没有哪一段同时讲到“1.8B”和“GSM8K”"),  # not "模型": the names never meet
+    ("What is Qwen-14B's AlpacaEval win rate?", "No passage of the report mentions Qwen-14B, win rate and AlpacaEval"),
 ])
-def test_names_the_report_never_puts_together_are_refused(answerer, question, named):
+def test_names_the_report_never_puts_together_are_refused(answerer, question, message):
     a = answerer.ask(question)
     assert not a.answerable and a.citations == []
-    for name in named:
-        assert name in a.answer
+    assert a.answer.startswith(message), a.answer
 
 
 @pytest.mark.parametrize("question, section", [
@@ -107,9 +106,9 @@ def test_names_the_report_never_puts_together_are_refused(answerer, question, na
     ("InternLM2-7B-Base 和 InternLM2-7B 有什么区别", "5.2.5"),  # "区别" asks for a comparison
 ])
 def test_names_found_together_are_answered(answerer, question, section):
-    from app.retrieval import missing_together
+    from app.retrieval import never_together
 
-    assert missing_together(question, answerer.handle.get()) == ([], [])
+    assert never_together(question, answerer.handle.get()) == []
     a = answerer.ask(question)
     assert a.answerable, a.answer
     assert section in [c.section for c in a.citations]
