@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ingest.keywords import CJK, NUMBERLIKE, SEPARATORS, _is_noun, hint_tokens, query_groups, tokenize
+from ingest.keywords import CJK, compound_parts, hint_tokens, is_zh_noun, query_groups, tokenize
 from ingest.lexicon import uncovered
 
 from .index import IndexHandle, LoadedIndex
@@ -80,8 +80,9 @@ _FOLD = re.compile(r"[-_.\s]")
 
 def unknown_names(question: str, index: LoadedIndex) -> list[str]:
     """Names in the question (models, acronyms, versioned things: "Qwen2-7B", "LoRA", "Llama 3")
-    that the report never mentions, and English words with no translation in it ("dropout",
-    see ingest/lexicon.py). If the report never names it, it cannot answer about it."""
+    that the report never mentions, and nouns it has no word for: English ones with no translation
+    in it ("dropout"), Chinese ones whose meanings it never renders ("小时"), see ingest/lexicon.py.
+    If the report never names it, it cannot answer about it."""
     if index.folded_vocab is None:
         vocab = set()
         for t in index.idf:
@@ -118,7 +119,7 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
             out.append(word)
         # a Chinese noun the report never uses, none of whose meanings it renders (小时, 钱, 天气)
         elif CJK.fullmatch(word) and word in index.chinese_uncovered and not any(t in index.idf for t in g) \
-                and _is_noun(word):
+                and is_zh_noun(word):
             out.append(word)
     return out
 
@@ -127,10 +128,6 @@ NAME_TOKEN = re.compile(r"^(?=.*[a-z])(?=.*\d)")  # "gpt-4", "1.8b", "qwen-14b",
 # words that say what kind of answer is wanted ("difference", "区别"), not what it is about
 ASKS_FOR = set("区别 差别 差异 不同 对比 比较 相比 异同 关系 difference differences compare comparison "
                "compared versus".split())
-
-
-def _parts(term: str) -> list[str]:
-    return [p for p in SEPARATORS.split(term) if p] if SEPARATORS.search(term) and not NUMBERLIKE.fullmatch(term) else []
 
 
 def _has_name(name: str, parts: list[str], tokens: set[str]) -> bool:
@@ -151,10 +148,10 @@ def never_together(question: str, index: LoadedIndex) -> list[str]:
     targets: list[tuple[str, set[str]]] = []
     for g in groups:
         if NAME_TOKEN.match(g[0]):
-            parts = _parts(g[0])  # not "gpt" + "4": every part must itself be a name
+            parts = compound_parts(g[0])  # not "gpt" + "4": every part must itself be a name
             anchors.append((g[0], parts if all(len(p) >= 2 and re.search(r"[a-z]", p) for p in parts) else []))
         else:  # "gaokao-bench" is also the header "GAOKAO"
-            targets.append((g[0], {*g, *(p for t in g for p in _parts(t) if len(p) >= 4 and p in index.idf)}))
+            targets.append((g[0], {*g, *(p for t in g for p in compound_parts(t) if len(p) >= 4 and p in index.idf)}))
     if not anchors or not targets:
         return []
     with_names = [toks for toks in index.chunk_tokens if all(_has_name(n, parts, toks) for n, parts in anchors)]

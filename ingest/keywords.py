@@ -125,14 +125,14 @@ def query_groups(text: str) -> list[list[str]]:
             tok = tok[1:]  # "几层" → "层", "多长" → "长"
         if tok in by_head:
             continue
-        if CJK.fullmatch(tok) and len(tok) == 1 and tok not in SINGLE_CHAR_TERMS and not _is_noun(tok):
+        if CJK.fullmatch(tok) and len(tok) == 1 and tok not in SINGLE_CHAR_TERMS and not is_zh_noun(tok):
             continue  # stray single characters from jieba ("一共用了" → 一 / 共用); nouns (钱, 题) stay
         plural = by_head.get(tok + "s")
         if plural is not None:  # "tokens" then its folded "token": one group
             if tok not in plural:
                 plural.append(tok)
             continue
-        parts = [p for p in SEPARATORS.split(tok) if p] if SEPARATORS.search(tok) and not NUMBERLIKE.fullmatch(tok) else []
+        parts = compound_parts(tok)
         zh = [t for term in GLOSSARY.get(tok, []) + [x for p in parts for x in GLOSSARY.get(p, [])]
               for t in _term_tokens(term)]
         by_head[tok] = [tok, *dict.fromkeys(z for z in zh if z != tok)]
@@ -144,8 +144,13 @@ def query_groups(text: str) -> list[list[str]]:
 SINGLE_CHAR_TERMS = set("层头轮步批表图")
 
 
+def compound_parts(term: str) -> list[str]:
+    """"internlm2-chat-7b" → internlm2, chat, 7b; [] for a plain word or a number ("4e-5")."""
+    return [p for p in SEPARATORS.split(term) if p] if SEPARATORS.search(term) and not NUMBERLIKE.fullmatch(term) else []
+
+
 @lru_cache(maxsize=4096)
-def _is_noun(char: str) -> bool:
+def is_zh_noun(char: str) -> bool:
     """jieba tags every part of it as a noun (钱, 小时, 天气)."""
     import jieba.posseg
 
