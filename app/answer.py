@@ -188,12 +188,14 @@ def extractive_answer(r: Retrieval, question: str, idf: dict[str, float]) -> tup
     units.sort(key=lambda u: -u.score)
     if not units:
         return "", [], 0.0
+    best = units[0]
+    chosen = [best]
     weighted = Weighted.of(q_tokens, idf)
 
     def _adds(u: Unit) -> bool:
+        """It covers at least COMPLEMENT of the question that the best unit does not."""
         return coverage(weighted, best.tokens | u.tokens) - best.coverage >= COMPLEMENT
-    best = units[0]
-    chosen = [best]
+
     # more evidence: a neighbouring sentence, a tie, a sentence saying what the best lacks, the
     # table's other named rows, or another section's best
     for u in units[1:8]:
