@@ -7,7 +7,7 @@ refers to a section that was actually retrieved.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
 from ingest.chunking import split_sentences
@@ -179,13 +179,23 @@ def _row_sentence(u: Unit, groups: list[list[str]], zh: bool) -> str:
 COMPLEMENT = 0.1  # share of the question a second sentence must add to be quoted too
 
 
+def ranked_units(sections: list[SectionHit], q_tokens: list[list[str]], question: str,
+                 idf: dict[str, float]) -> list[Unit]:
+    """The sentences and table rows of the top sections, best first."""
+    units = [u for rank, sec in enumerate(sections[:5]) for u in _units(sec, rank)]
+    _score_units(units, q_tokens, idf, numeric=bool(NUMERIC_Q.search(question)))
+    return sorted(units, key=lambda u: -u.score)
+
+
+def question_groups(r: Retrieval) -> list[list[str]]:
+    return query_groups(r.query) or [[t] for t in r.tokens]
+
+
 def extractive_answer(r: Retrieval, question: str, idf: dict[str, float]) -> tuple[str, list[Citation], float]:
     """Compose an answer from the best sentences / table rows of the top sections."""
     zh = is_chinese(question)
-    q_tokens = query_groups(r.query) or [[t] for t in r.tokens]
-    units = [u for rank, sec in enumerate(r.sections[:5]) for u in _units(sec, rank)]
-    _score_units(units, q_tokens, idf, numeric=bool(NUMERIC_Q.search(question)))
-    units.sort(key=lambda u: -u.score)
+    q_tokens = question_groups(r)
+    units = ranked_units(r.sections, q_tokens, question, idf)
     if not units:
         return "", [], 0.0
     best = units[0]
@@ -384,7 +394,8 @@ class Answerer:
         if r.keyword_sections is not None and r.keyword_sections is not r.sections:
             # whether the report covers the question is judged on what its words find (the keyword
             # ranking), as calibrated; the dense model only changes which passages answer it
-            unit_score = extractive_answer(replace(r, sections=r.keyword_sections), question, idf)[2]
+            units = ranked_units(r.keyword_sections, question_groups(r), question, idf)
+            unit_score = units[0].coverage if units else 0.0
         evidence = unit_score if citations else 0.0
         mode = {"retrieval": r.mode, "generation": gen}
         yield {"type": "meta", "mode": mode, "sections": [s.number for s in r.sections]}

@@ -222,8 +222,7 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
     groups = query_groups(query)
     # BM25 also gets the parts of compounds ("internlm2-chat-7b" → "chat", "7b")
     tokens = list(dict.fromkeys([*tokenize(query), *(t for g in groups for t in g), *hint_tokens(query)]))
-    # coverage is judged on the question itself (with the previous one for a follow-up)
-    q_groups = query_groups(query) or groups
+    # coverage is judged on the question itself (with the previous one for a follow-up): `groups`
     hits: dict[int, Hit] = {}
 
     if tokens:
@@ -250,7 +249,7 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
             h.score += 1.0 / (RRF_K + rank + 1)
             h.dense_rank, h.dense_score = rank, 1.0 - float(distance)
 
-    q_weighted = Weighted.of(q_groups, index.idf)
+    q_weighted = Weighted.of(groups, index.idf)
     for i, h in hits.items():
         h.coverage = coverage(q_weighted, index.chunk_tokens[i])
         # reward chunks that contain most of the question's rare terms (numbers, model names)
