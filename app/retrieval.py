@@ -95,8 +95,9 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
     from ingest.glossary import GLOSSARY
 
     out = []
+    groups = query_groups(question)
     candidates = [m.group(0) for m in ENTITY.finditer(question)]
-    candidates += [g[0] for g in query_groups(question) if re.fullmatch(r"[a-z]+\d(?:\.\d)?", g[0])]
+    candidates += [g[0] for g in groups if re.fullmatch(r"[a-z]+\d(?:\.\d)?", g[0])]
     seen: set[str] = set()
     for name in candidates:
         key = _FOLD.sub("", name.lower()).rstrip("s")
@@ -111,7 +112,7 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
         out.append(name)
     # a plain English noun none of whose dictionary translations occurs in the report
     # ("dropout", "license", "bread"); words the dictionary does not know are left to the evidence score
-    for g in query_groups(question):
+    for g in groups:
         word = g[0]
         if (re.fullmatch(r"[a-z][a-z\-]{2,}", word) and not any(t in index.idf for t in g)
                 and not is_phrasing(word) and uncovered(word, index.lexicon)

@@ -67,14 +67,17 @@ def _substrings(corpus_text: str) -> frozenset[str]:
     return frozenset(corpus_text[i : i + n] for n in range(1, MAX_HEAD + 1) for i in range(len(corpus_text) - n + 1))
 
 
+def _in_corpus(term: str, corpus_text: str) -> bool:
+    return term in _substrings(corpus_text) if len(term) <= MAX_HEAD else term in corpus_text
+
+
 def chinese_uncovered(cedict: Cedict, english: dict[str, list[str]], corpus_text: str) -> list[str]:
     """Chinese words absent from the corpus none of whose plain meanings the report renders:
     小时 (hour), 钱 (money), 天气 (weather). Not 区间 (range → 范围 is in the report), and not words
     the dictionary lacks (中文版, 构造方法): those are left to the evidence score."""
     out = []
-    present = _substrings(corpus_text)
     for head, glosses in cedict.meanings.items():
-        if head in present or (len(head) > MAX_HEAD and head in corpus_text):
+        if _in_corpus(head, corpus_text):
             continue
         if not any(english.get(w) for words in glosses for w in words):
             out.append(head)
@@ -95,13 +98,11 @@ def english_coverage(rev: dict[str, set[str]], corpus_text: str, limit: int = 6,
     """For each English word: the translations (two or more characters, so "星" for "star" does not
     match every 星标 and "都" for "capital" every 都) that occur in the corpus; [] when none does.
     A word with no translation in the corpus that is not a `topic` word is left out: no judgement."""
-    present = _substrings(corpus_text)
     out = {}
     for word, heads in rev.items():
         if len(word) < 3:
             continue
-        found = sorted((h for h in heads if len(h) >= 2 and (h in present if len(h) <= MAX_HEAD else h in corpus_text)),
-                       key=lambda h: (-len(h), h))
+        found = sorted((h for h in heads if len(h) >= 2 and _in_corpus(h, corpus_text)), key=lambda h: (-len(h), h))
         if found or topic(word):
             out[word] = found[:limit]
     return out
