@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from ingest.settings import Settings
 
 from .answer import Answer, Answerer
-from .index import IndexHandle, IndexMissing
+from .index import IndexHandle, IndexMissing, LoadedIndex
 
 MAX_QUESTION = 2000
 
@@ -62,6 +62,24 @@ def answer_payload(a: Answer) -> dict:
     for c in d["citations"]:
         c.pop("quote", None)
     return d
+
+
+def toc_payload(index: LoadedIndex) -> dict:
+    """The table of contents (GET /api/sections, the MCP `report://toc` resource)."""
+    return {"index_version": index.manifest.version, "missing": index.manifest.missing,
+            "sections": [{"number": s["number"], "title_zh": s["title_zh"], "title_en": s["title_en"],
+                          "level": s["level"], "parents": s["parents"], "path": s["path"]}
+                         for s in index.sections.values()]}
+
+
+def section_payload(index: LoadedIndex, number: str) -> dict | None:
+    """One section's Markdown and place in the TOC, or None if there is no such section ("§2.1" or "2.1")."""
+    s = index.sections.get(number.strip().lstrip("§").strip())
+    if s is None:
+        return None
+    children = [x["number"] for x in index.sections.values() if x["parents"][-1:] == [s["number"]]]
+    return {**{k: s[k] for k in ("number", "title_zh", "title_en", "level", "parents", "path", "file",
+                                 "line", "text")}, "subsections": children}
 
 
 def _error(status: int, zh: str, en: str, **extra) -> JSONResponse:
@@ -150,21 +168,14 @@ def create_api(settings: Settings, handle: IndexHandle, answerer: Answerer | Non
     @app.get("/api/sections", tags=["sections"], dependencies=[Depends(require_token)])
     def sections():
         """The table of contents: every indexed section, in reading order."""
-        index = handle.get()
-        return {"index_version": index.manifest.version, "missing": index.manifest.missing,
-                "sections": [{"number": s["number"], "title_zh": s["title_zh"], "title_en": s["title_en"],
-                              "level": s["level"], "parents": s["parents"], "path": s["path"]}
-                             for s in index.sections.values()]}
+        return toc_payload(handle.get())
 
     @app.get("/api/sections/{number}", tags=["sections"], dependencies=[Depends(require_token)])
     def section(number: str):
         """One section's full Markdown text (without its sub-sections)."""
-        index = handle.get()
-        s = index.sections.get(number.strip().lstrip("§"))
-        if s is None:
+        found = section_payload(handle.get(), number)
+        if found is None:
             return _error(404, f"没有第 {number} 节。", f"No section '{number}'; GET /api/sections lists them.")
-        children = [x["number"] for x in index.sections.values() if x["parents"][-1:] == [s["number"]]]
-        return {**{k: s[k] for k in ("number", "title_zh", "title_en", "level", "parents", "path", "file",
-                                     "line", "text")}, "subsections": children}
+        return found
 
     return app
