@@ -178,6 +178,24 @@ def serve(host, port, no_ingest):
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
+@cli.command("mcp")
+def mcp_command():
+    """以 MCP 服务器运行（stdio），供桌面助手与编辑器调用。Serve MCP over stdio: tools ask, search, get_section.
+
+    For desktop assistants and editors: configure the command `report-qa mcp` (run where .env or
+    DATA_DIR points to the index). The web server also serves MCP over HTTP at /mcp."""
+    from .index import IndexHandle, IndexMissing
+    from .mcp_server import run_stdio
+
+    settings = get_settings()
+    handle = IndexHandle(settings)
+    try:
+        handle.get()
+    except IndexMissing:
+        click.echo(NO_INDEX, err=True)  # stdout is the protocol: messages go to stderr
+    run_stdio(settings, handle)
+
+
 @cli.command("build-local-model")
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data/models/static-lsa"))
 @click.option("--dim", default=64, show_default=True, help="Embedding dimension.")
