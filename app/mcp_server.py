@@ -1,0 +1,132 @@
+"""MCP server (official `mcp` SDK): tools ask / search / get_section and the TOC as a resource.
+
+Over stdio as `report-qa mcp`, and over streamable HTTP at /mcp inside the web server
+(`mount_mcp`), behind the same API_TOKEN (app/auth.py guards every route). Every tool calls the same Answerer, retrieval and
+section functions as /api/*.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import Field
+
+from ingest.settings import Settings
+
+from .answer import Answerer
+from .api import MAX_QUESTION, answer_payload, section_payload, toc_payload
+from .index import IndexHandle, IndexMissing
+from .retrieval import retrieve
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from mcp.server.mcpserver import MCPServer
+
+NO_INDEX = "还没有索引：请先运行 `report-qa ingest`。No index yet: run `report-qa ingest` first."
+INSTRUCTIONS = ("Answers questions about the InternLM2 Technical Report (Chinese translation) with cited "
+                "sections [§N]. Use `ask` for an answer, `search` for ranked passages, `get_section` for a "
+                "section's full text, and the report://toc resource for the table of contents. "
+                "《InternLM2 技术报告》中文译文问答：回答附带章节出处。")
+
+
+def search_payload(handle: IndexHandle, query: str, top_k: int) -> dict:
+    """Ranked sections with their best passages (as `report-qa search --json`)."""
+    r = retrieve(handle, query, top_k=top_k)
+    return {"query": r.query, "mode": r.mode, "sections": [
+        {"section": s.number, "title": s.title_zh, "title_en": s.title_en, "path": s.path,
+         "score": round(s.score, 5), "passages": [h.chunk["text"] for h in s.hits[:2]]}
+        for s in r.sections]}
+
+
+def build_mcp(settings: Settings, handle: IndexHandle, answerer: Answerer | None = None) -> "MCPServer":
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+
+    answerer = answerer or Answerer(settings, handle)
+    # WARNING: the SDK configures the root logger at this level when none is set
+    server = MCPServer("report-qa", instructions=INSTRUCTIONS, log_level="WARNING")
+
+    def index_or_fail(error=ToolError):
+        try:
+            return handle.get()
+        except IndexMissing:
+            raise error(NO_INDEX) from None
+
+    @server.tool()
+    def ask(question: Annotated[str, Field(description="The question, in Chinese or English.")]) -> dict[str, Any]:
+        """回答一个关于《InternLM2 技术报告》的问题，附带章节出处 [§N]。Answer a question about the
+        InternLM2 Technical Report, citing its sections as [§N]. Returns the answer, whether the report
+        covers the question (`answerable`; false means the report does not answer it), and the citations."""
+        q = question.strip()
+        if not q:
+            raise ToolError("问题为空，请输入一个问题。The question is empty: ask something about the report.")
+        if len(q) > MAX_QUESTION:
+            raise ToolError(f"问题最多 {MAX_QUESTION} 个字符。The question may have at most {MAX_QUESTION} characters.")
+        index_or_fail()
+        return answer_payload(answerer.ask(q))
+
+    @server.tool()
+    def search(query: Annotated[str, Field(description="What to look for, in Chinese or English.")],
+               top_k: Annotated[int, Field(description="How many sections, 1-20.")] = 5) -> dict[str, Any]:
+        """检索最相关的章节与原文段落（不生成回答）。Search the report: the top_k most relevant sections
+        (1–20) with their best passages, without composing an answer."""
+        q = query.strip()
+        if not q:
+            raise ToolError("检索词为空。The query is empty.")
+        if len(q) > MAX_QUESTION:
+            raise ToolError(f"检索词最多 {MAX_QUESTION} 个字符。The query may have at most {MAX_QUESTION} characters.")
+        if not 1 <= top_k <= 20:
+            raise ToolError("top_k 必须在 1 到 20 之间。top_k must be between 1 and 20.")
+        index_or_fail()
+        return search_payload(handle, q, top_k)
+
+    @server.tool()
+    def get_section(number: Annotated[str, Field(description='A section number such as "2.1".')]) -> dict[str, Any]:
+        """读取某一节的完整 Markdown 原文，如 "2.1" 或 "§4.2.1"。Read one section's full Markdown text
+        (without its sub-sections, which are listed), e.g. "2.1" or "§4.2.1"."""
+        found = section_payload(index_or_fail(), number)
+        if found is None:
+            raise ToolError(f"没有第 {number} 节；目录见资源 report://toc。"
+                            f"No section '{number}'; the report://toc resource lists them.")
+        return found
+
+    @server.resource("report://toc", name="toc", title="目录 Table of contents", mime_type="application/json",
+                     description="《InternLM2 技术报告》的章节目录。Every section of the report, in reading order.")
+    def toc() -> str:
+        return json.dumps(toc_payload(index_or_fail(ResourceError)), ensure_ascii=False)
+
+    return server
+
+
+def mount_mcp(app: "FastAPI", settings: Settings, handle: IndexHandle, answerer: Answerer) -> "MCPServer":
+    """Serve the MCP server over streamable HTTP at /mcp and run its session manager in the app's lifespan.
+
+    Call before mounting Gradio at "/" (which would otherwise match /mcp first)."""
+    from starlette.routing import Route
+
+    server = build_mcp(settings, handle, answerer)
+    # stateless: no per-client session to keep, plain JSON responses; the SDK's DNS-rebinding
+    # protection stays on when bound to localhost
+    sub = server.streamable_http_app(streamable_http_path="/mcp", stateless_http=True, json_response=True,
+                                     host=settings.host)
+    for route in sub.routes:
+        if isinstance(route, Route) and route.path == "/mcp":
+            app.router.routes.append(Route("/mcp", route.endpoint,
+                                           include_in_schema=False))
+    previous = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a):
+        async with server.session_manager.run():
+            async with previous(a) as state:
+                yield state
+
+    app.router.lifespan_context = lifespan
+    return server
+
+
+def run_stdio(settings: Settings, handle: IndexHandle | None = None) -> None:
+    """`report-qa mcp`: the MCP server over stdin/stdout."""
+    build_mcp(settings, handle or IndexHandle(settings)).run("stdio")
