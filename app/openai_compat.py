@@ -130,13 +130,15 @@ def _chunk(cid: str, created: int, delta: dict, finish: str | None = None, **ext
 def completion_chunks(answerer: Answerer, req: ChatRequest, cid: str, created: int) -> Iterator[str]:
     """The answerer's events as `chat.completion.chunk` SSE lines, ending with `data: [DONE]`."""
     yield _chunk(cid, created, {"role": "assistant", "content": ""})
+    sent = False
     try:
         for ev in answerer.stream(req.question, req.history):
             if ev["type"] == "delta":
+                sent = True
                 yield _chunk(cid, created, {"content": ev["text"]})
             elif ev["type"] == "reset":
-                # the LLM failed mid-answer; streamed text cannot be taken back, so say so and go on
-                yield _chunk(cid, created, {"content": f"\n\n——{ev['notice']}——\n\n"})
+                # the LLM failed: streamed text cannot be taken back, so say so before the extractive answer
+                yield _chunk(cid, created, {"content": f"{chr(10) * 2 if sent else ''}（{ev['notice']}）\n\n"})
             elif ev["type"] == "done":
                 a: Answer = ev["answer"]
                 yield _chunk(cid, created, {}, "stop", citations=answer_payload(a)["citations"],

@@ -167,3 +167,34 @@ def test_langchain_chat_openai_uses_the_door(server):
     expected = api_ask(server, SFT)["answer"]
     assert llm.invoke(SFT).content == expected
     assert "".join(c.content for c in llm.stream(SFT)) == expected
+
+
+def test_llm_mode_through_the_door(built_index):
+    """In LLM mode the door shows what the answerer allows: no invented [§9.9]; when the LLM fails,
+    the stream says so and the extractive answer follows."""
+    from fastapi.testclient import TestClient
+
+    from .conftest import free_port
+    from .fake_llm import FakeLLMServer
+
+    question = "COOL RLHF 的条件奖励模型是怎么训练的？"
+    with FakeLLMServer(free_port()) as llm:
+        def door(model: str) -> TestClient:
+            s = built_index.model_copy(update={"llm_base_url": llm.url, "llm_model": model, "llm_api_key": "k"})
+            return TestClient(create_app(s, with_ui=False))
+
+        body = {"model": "report-qa", "messages": [{"role": "user", "content": question}]}
+        grounded = door("grounded").post("/v1/chat/completions", json=body).json()
+        text = grounded["choices"][0]["message"]["content"]
+        assert "[§9.9]" not in text and "根据报告" in text
+        assert "9.9" not in [c["section"] for c in grounded["citations"]]
+
+        with door("broken").stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as r:
+            events = [e.removeprefix("data: ") for e in r.read().decode().split("\n\n") if e.strip()]
+        assert events[-1] == "[DONE]"
+        chunks = [json.loads(e) for e in events[:-1]]
+        streamed = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+        assert streamed.startswith("（LLM 调用失败") and "[§" in streamed
+        assert chunks[-1]["notice"] and chunks[-1]["citations"]
+        plain = door("broken").post("/v1/chat/completions", json=body).json()
+        assert streamed.endswith(plain["choices"][0]["message"]["content"])
