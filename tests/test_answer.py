@@ -14,7 +14,8 @@ from app.retrieval import retrieval_query
     ("InternEvo 在 1024 张 GPU 上的 MFU 是多少？", "2.1", ["53%"]),
     ("SFT 的学习率是多少？", "4.1", ["4e-5"]),
     ("What learning rate did SFT use?", "4.1", ["4e-5"]),
-    ("奖励模型的 ranking loss 里 γ 取多少", "4.2.1", ["2"]),
+    pytest.param("奖励模型的 ranking loss 里 γ 取多少", "4.2.1", ["默认设为 2"], marks=pytest.mark.xfail(
+        strict=True, reason="known miss: the answer quotes the loss's description, not the sentence that sets γ")),
     ("InternLM2 预训练的 token 总数是多少？", "3.3", ["2.6T"]),
     pytest.param("InternLM2 预训练用了多少 token？", "3.3", ["2.6T"], marks=pytest.mark.xfail(
         strict=True, reason="known keyword-mode miss: generic terms, §3.3 ranks below longer sections")),

@@ -15,15 +15,11 @@ from .conftest import CORPUS
 TABLE_CAPTION = re.compile(r"^表\s*(\d+)[^：:]*[：:]")
 
 
-def _present() -> set[str]:
-    return {s.number for s in load_corpus(CORPUS, allow_missing=True).sections}
-
-
 @pytest.mark.parametrize("entry", TOC, ids=lambda e: e.number)
 def test_section_present(entry, real_corpus):
-    """Each TOC section exists once, with a body; not-yet-translated ones are skipped, not failed."""
-    if entry.number in real_corpus.missing:
-        pytest.skip(f"section {entry.number} not translated yet")
+    """Each TOC section exists once, with a body; a missing one fails, naming itself."""
+    assert entry.number not in real_corpus.missing, (f"section {entry.number} ({entry.title_en}) is missing "
+                                                     f"from {entry.file}")
     (sec,) = [s for s in real_corpus.sections if s.number == entry.number]
     assert sec.file == entry.file
     assert sec.level == entry.depth
@@ -33,9 +29,8 @@ def test_section_present(entry, real_corpus):
         assert re.search(r"[\u4e00-\u9fff].*[。：]", sec.text), f"section {entry.number} has no Chinese text"
 
 
-def test_corpus_loads_strictly_when_complete(real_corpus):
-    if real_corpus.missing:
-        pytest.skip(f"still missing: {real_corpus.missing}")
+def test_corpus_loads_strictly(real_corpus):
+    assert real_corpus.missing == [], f"sections missing: {real_corpus.missing}"
     corpus = load_corpus(CORPUS)  # strict: raises on any problem
     assert [s.number for s in corpus.sections] == [e.number for e in TOC]
 
@@ -43,8 +38,7 @@ def test_corpus_loads_strictly_when_complete(real_corpus):
 def test_no_stray_numbered_headings():
     for name in CORPUS_FILES:
         path = CORPUS / name
-        if not path.exists():
-            continue
+        assert path.exists(), f"corpus file {name} is missing"
         for h in iter_headings(path.read_text(encoding="utf-8")):
             assert h.number is not None, f"{name}:{h.line}: heading without section number: {h.title}"
         for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -72,8 +66,7 @@ def test_tables_have_caption_and_rectangular_rows():
     count = 0
     for name in CORPUS_FILES:
         path = CORPUS / name
-        if not path.exists():
-            continue
+        assert path.exists(), f"corpus file {name} is missing"
         for caption, header, rows, line in _tables(path.read_text(encoding="utf-8")):
             count += 1
             assert caption and re.match(r"^(表|图)\s*\d+", caption), f"{name}:{line}: table without caption line"
@@ -88,22 +81,15 @@ def test_numbered_tables_1_to_20_present_and_complete():
     found: dict[int, int] = {}
     for name in CORPUS_FILES:
         path = CORPUS / name
-        if not path.exists():
-            continue
+        assert path.exists(), f"corpus file {name} is missing"
         for caption, _header, rows, line in _tables(path.read_text(encoding="utf-8")):
             m = TABLE_CAPTION.match(caption or "")
             if m:
                 found[int(m.group(1))] = found.get(int(m.group(1)), 0) + 1
                 assert len(rows) >= 3, f"{name}:{line}: table {m.group(1)} has no body rows"
-    present = _present()
-    chapters = {1: "3.1.1", 2: "3.1.2", 3: "3.2.2", 4: "3.3.3", 5: "5.2.1", 9: "5.2.3", 15: "5.2.6",
-                20: "5.4"}
     for n in range(1, 21):
-        owner = max((k for k in chapters if k <= n))
-        if chapters[owner] in present:
-            assert n in found, f"table {n} is missing"
-    if "5.2.3" in present:
-        assert found.get(9) == 2, "table 9 must be split into its base-model and chat-model halves"
+        assert n in found, f"table {n} is missing"
+    assert found.get(9) == 2, "table 9 must be split into its base-model and chat-model halves"
 
 
 def test_figure_captions_numbered_in_order():
@@ -172,8 +158,9 @@ def test_title_format_and_english_title(tmp_path):
 def test_missing_sections_are_errors_unless_allowed(tmp_path):
     files = {"01-introduction.md": "# 1 引言（Introduction）\n正文\n"}
     probs = _problems(tmp_path, files, allow_missing=False)
-    assert "00-abstract.md:0: section 0 (Abstract) is missing" in probs
-    assert len(probs) == 44
+    # one problem per missing section, each naming it (file, number, English title)
+    assert probs == [f"{e.file}:0: section {e.number} ({e.title_en}) is missing" for e in TOC if e.number != "1"]
+    assert probs[0] == "00-abstract.md:0: section 0 (Abstract) is missing"
     corpus = load_corpus(tmp_path / "c", allow_missing=True)
     assert [s.number for s in corpus.sections] == ["1"]
     assert len(corpus.missing) == 44
@@ -187,8 +174,6 @@ def test_headings_inside_code_fences_are_ignored():
 
 
 def test_section_path_and_parents(real_corpus):
-    if "3.1.1" in real_corpus.missing:
-        pytest.skip("3.1.1 not translated yet")
     assert real_corpus.path("3.1.1") == "3 预训练 > 3.1 预训练数据 > 3.1.1 文本数据"
 
 
@@ -218,7 +203,7 @@ def test_translation_keeps_the_source_numbers(ranges, files):
 
     if not SOURCE.exists():
         pytest.skip(f"English source not found at {SOURCE}")
-    if not all((CORPUS / f).exists() for f in files):
-        pytest.skip("part not translated yet")
+    absent = [f for f in files if not (CORPUS / f).exists()]
+    assert not absent, f"corpus files missing: {absent}"
     share, missing, _ = coverage(SOURCE, ranges, [CORPUS / f for f in files])
     assert share >= 0.92, f"only {share:.1%} of the source numbers appear; missing: {missing}"
