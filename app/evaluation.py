@@ -44,6 +44,27 @@ def _norm(s: str) -> str:
     return re.sub(r"\s+", "", s).lower()
 
 
+def _lang(text: str) -> str:
+    return "zh" if re.search(r"[\u4e00-\u9fff]", text) else "en"
+
+
+def first_line(answer: str) -> str:
+    """The answer's first non-empty line: what a reader sees before any quotation."""
+    return next((ln for ln in answer.splitlines() if ln.strip()), "")
+
+
+def _holds(ans, text: str, facts: list[str]) -> bool | None:
+    """Does `text` (the answer itself, never the citation snippets) state every expected fact?"""
+    if not facts:
+        return None
+    return ans.answerable and all(_norm(a) in _norm(text) for a in facts)
+
+
+def _rate(rows: list[dict], key: str) -> float | None:
+    judged = [r for r in rows if r[key] is not None]
+    return round(sum(bool(r[key]) for r in judged) / len(judged), 3) if judged else None
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -62,19 +83,26 @@ def evaluate(answerer: Answerer, cases: list[Case], k: int = 5) -> dict:
         rows.append({"question": case.question, "expected": case.sections, "out_of_scope": case.out_of_scope,
                      "answerable": ans.answerable, "cited": cited, "rank": rank, "ms": round(ms, 1),
                      "evidence": round(ans.evidence, 3),
-                     "correct": (ans.answerable and all(_norm(a) in _norm(ans.answer) for a in case.answer_contains))
-                     if case.answer_contains else None})
+                     "lang": case.lang or _lang(case.question),
+                     "correct": _holds(ans, ans.answer, case.answer_contains),
+                     "first_line_correct": _holds(ans, first_line(ans.answer), case.answer_contains)})
     inscope = [r for r in rows if not r["out_of_scope"]]
     oos = [r for r in rows if r["out_of_scope"]]
     lat = [r["ms"] for r in rows]
-    judged = [r for r in inscope if r["correct"] is not None]
     return {
         "questions": len(rows), "in_scope": len(inscope), "out_of_scope": len(oos), "k": k,
         "recall_at_k": round(sum(r["rank"] is not None for r in inscope) / len(inscope), 3) if inscope else None,
         "mrr": round(sum(1 / r["rank"] for r in inscope if r["rank"]) / len(inscope), 3) if inscope else None,
         "oos_rejection_rate": round(sum(not r["answerable"] for r in oos) / len(oos), 3) if oos else None,
         "false_rejection_rate": round(sum(not r["answerable"] for r in inscope) / len(inscope), 3) if inscope else None,
-        "answer_contains_rate": round(sum(bool(r["correct"]) for r in judged) / len(judged), 3) if judged else None,
+        "answer_contains_rate": _rate(inscope, "correct"),
+        "first_line_contains_rate": _rate(inscope, "first_line_correct"),
+        "by_lang": {lang: {"in_scope": len(sub),
+                           "recall_at_k": round(sum(r["rank"] is not None for r in sub) / len(sub), 3),
+                           "answer_contains_rate": _rate(sub, "correct"),
+                           "first_line_contains_rate": _rate(sub, "first_line_correct")}
+                    for lang in sorted({r["lang"] for r in inscope})
+                    for sub in [[r for r in inscope if r["lang"] == lang]]},
         "latency_ms_p50": round(pct(lat, 0.5), 1), "latency_ms_p95": round(pct(lat, 0.95), 1),
         "retrieval_mode": answerer.handle.get().retrieval_mode, "generation_mode": answerer.generation_mode,
         "rows": rows,
@@ -110,6 +138,9 @@ def summary_lines(res: dict) -> list[str]:
         f"retrieval={res['retrieval_mode']}, generation={res['generation_mode']}",
         f"recall@{res['k']}: {res['recall_at_k']}   MRR: {res['mrr']}",
         f"out-of-scope rejected: {res['oos_rejection_rate']}   false rejections: {res['false_rejection_rate']}",
-        f"answers containing the expected facts: {res['answer_contains_rate']}",
+        f"answers containing the expected facts: {res['answer_contains_rate']}   "
+        f"in the first line: {res['first_line_contains_rate']}",
+        "by language: " + ", ".join(f"{lang} ({v['in_scope']}) recall {v['recall_at_k']} answer {v['answer_contains_rate']}"
+                                    f" first line {v['first_line_contains_rate']}" for lang, v in res["by_lang"].items()),
         f"latency p50 {res['latency_ms_p50']} ms, p95 {res['latency_ms_p95']} ms",
     ]
