@@ -20,7 +20,9 @@ def test_env_example_parses_to_defaults(tmp_path, monkeypatch):
         monkeypatch.delenv(name.upper(), raising=False)
     s = Settings(_env_file=ROOT / ".env.example")
     assert s.embedding_model == "data/models/multilingual-e5-small-q4" and not s.chroma_host and not s.llm_enabled
-    assert s.query_instruction.startswith("为这个句子生成表示")
+    assert s.query_instruction == ""  # e5 brings its own "query: " prompt
+    bge = Settings(_env_file=None, embedding_model="BAAI/bge-small-zh-v1.5")
+    assert bge.query_instruction.startswith("为这个句子生成表示")
     assert not s.api_token and s.host == "127.0.0.1" and s.port == 7860
 
 
