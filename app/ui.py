@@ -1,9 +1,17 @@
-"""The Gradio web chat: streamed answers, clickable citation chips, a section viewer and a TOC browser."""
+"""The Gradio web chat: streamed answers with clickable citations, a section reader and a filterable TOC.
+
+Every string shown in the page goes through app.safe_text (the question as literal text; answers and
+section Markdown sanitised). Citations stay plain text in the messages (`[§2.1]`, and a
+"来源 Sources：§2.1 InternEvo · …" line), so the copy button copies clean Markdown; the page script
+(static/ui.js, loaded from our own origin) turns them into links that open the section. On a narrow
+screen the reader is a full-screen drawer with a way back to the chat.
+"""
 
 from __future__ import annotations
 
-import html
 import re
+import time
+from pathlib import Path
 
 import gradio as gr
 
@@ -11,7 +19,12 @@ from ingest.settings import Settings
 
 from .answer import Answer, Answerer
 from .index import IndexHandle, IndexMissing
+from .safe_text import literal, safe_markdown
+from .textstream import stream_pieces
+from .workers import AnswerPool, Overloaded, shared_pool
 
+STATIC_DIR = Path(__file__).parent / "static"
+ASSETS_PATH = "/ui-assets"
 EXAMPLES = [
     "COOL RLHF 的条件奖励模型是怎么训练的？",
     "InternEvo 在 1024 张 GPU 上的 MFU 是多少？",
@@ -21,44 +34,143 @@ EXAMPLES = [
     "InternLM2-Chat-20B 在 GSM8K 上的得分？",
 ]
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
-CHIP = re.compile(r"\[§([0-9A](?:\.\d+)*)\]")
+SOURCES_LABEL = "来源 Sources："
+MAX_QUESTION = 2000
+PANEL_HELP = ("点击回答里的 §章节，或在目录中选择一节，原文会显示在这里。\n\n"
+              "Click a § citation in an answer, or pick a section in the contents, to read it here.")
+STREAM_PIECE = 12  # characters per streamed piece of an extractive answer
+STREAM_DELAY = 0.025  # seconds between pieces (at most ~0.6 s for a whole answer)
 
-CSS = """
-.hidden-bridge { display: none !important; }
-a.cite-chip { display: inline-block; margin: 2px 4px 2px 0; padding: 1px 8px; border-radius: 12px;
-  background: #eef2ff; color: #3730a3 !important; font-size: 0.85em; text-decoration: none !important;
-  border: 1px solid #c7d2fe; cursor: pointer; }
-a.cite-chip:hover { background: #e0e7ff; }
-#section-panel { max-height: 70vh; overflow-y: auto; }
-#section-panel mark { background: #fef08a; padding: 0 2px; }
-#notice p { color: #b45309; }
-#status p { font-size: 0.85em; color: #4b5563; }
-"""
+# The page's stylesheet and script come from our own origin (static/): Gradio scopes `css=` under its
+# container, which the drawer rules (on <body>) need to escape, and the CSP allows no inline script.
+CSS = ".hidden-bridge { display: none !important; }"
+JS_HEAD = f'<link rel="stylesheet" href="{ASSETS_PATH}/ui.css"><script src="{ASSETS_PATH}/ui.js"></script>'
 
-# A click on a citation chip inside a chat message opens that section: the chip's section number
-# goes into a hidden textbox and a hidden button fires the Python handler.
-JS_HEAD = """
-<script>
-document.addEventListener('click', function (ev) {
-  const chip = ev.target.closest && ev.target.closest('a.cite-chip');
-  if (!chip) return;
-  ev.preventDefault();
-  const num = (chip.getAttribute('href') || '').replace('#sec-', '');
-  const box = document.querySelector('#chip-target textarea, #chip-target input');
-  const btn = document.querySelector('#chip-open');
-  if (!box || !btn) return;
-  box.value = num + '|' + Date.now();
-  box.dispatchEvent(new Event('input', { bubbles: true }));
-  setTimeout(function () { btn.click(); }, 50);
-}, true);
-</script>
-"""
+_ACRONYM_SKIP = {"of", "on", "and", "the", "for", "from", "with", "in", "to", "a", "an", "before", "after"}
+_DEFINED_ABBR = re.compile(r"[（(]([A-Z][A-Za-z0-9\-]*[A-Z][A-Za-z0-9\-]*)[）)]")
 
 
-def _chips(answer: Answer) -> str:
+# ---------------------------------------------------------------------------------------- TOC
+def toc_terms(section: dict) -> list[str]:
+    """Abbreviations a reader may type to find a section: all-caps words of its English title, the
+    initials of its runs of capitalised words ("Supervised Fine-Tuning" → SFT, "Reinforcement Learning
+    from Human Feedback" → RLHF), and abbreviations its own text defines ("分组查询注意力（GQA）")."""
+    terms: list[str] = []
+    run: list[str] = []
+
+    def close_run():
+        for i in range(len(run)):
+            if len(run) - i >= 3:
+                terms.append("".join(w[0] for w in run[i:]).upper())
+        run.clear()
+
+    for word in re.split(r"[\s\-]+", section.get("title_en", "")):
+        w = word.strip("():,")
+        if not w:
+            continue
+        if w.lower() in _ACRONYM_SKIP:
+            continue
+        if len(w) >= 2 and w.isupper():
+            terms.append(w)
+            close_run()
+        elif w[0].isupper():
+            run.append(w)
+        else:
+            close_run()
+    close_run()
+    terms += _DEFINED_ABBR.findall(section.get("text", ""))
+    seen: dict[str, None] = {}
+    for t in terms:
+        if len(t) >= 2 and t.lower() not in section.get("title_en", "").lower().split():
+            seen.setdefault(t, None)
+    return list(seen)[:12]
+
+
+def toc_markdown(sections: dict[str, dict]) -> str:
+    """The table of contents as a flat Markdown list of section links (the page script filters it)."""
+    lines = []
+    for n, s in sections.items():
+        indent = "　" * (s["level"] - 1)  # inside the link: the link is a block
+        label = indent + literal(f"§{n} {s['title_zh']}（{s['title_en']}）")
+        terms = " ".join(toc_terms(s))
+        title = f' "{terms}"' if terms else ""
+        lines.append(f"- [{label}](#sec-{n}{title})")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------- reader
+def _chapter_label(number: str) -> str:
+    return {"0": "摘要", "A": "附录 A"}.get(number, f"第 {number} 章")
+
+
+def _highlight(text: str, quote: str) -> str:
+    if not quote:
+        return text
+    if quote.lstrip().startswith("|"):  # a table row: mark every cell
+        cells = quote.strip().strip("|").split("|")
+        marked = "| " + " | ".join(f"<mark>{c.strip()}</mark>" if c.strip() else "" for c in cells) + " |"
+        return text.replace(quote, marked, 1)
+    if quote in text:
+        return text.replace(quote, f"<mark>{quote}</mark>", 1)
+    return text
+
+
+def section_view(sections: dict[str, dict], number: str, quote: str = "") -> str:
+    """One section as Markdown for the reader: clickable breadcrumbs, the text (the supporting passage
+    highlighted), links to its sub-sections, and previous/next links."""
+    s = sections.get(number)
+    if s is None:
+        return f"没有第 {literal(number)} 节。There is no section {literal(number)}; pick one in the contents."
+    order = list(sections)
+    crumbs = []
+    for p in s["parents"]:
+        ps = sections.get(p)
+        label = _chapter_label(p) if "." not in p else p
+        tip = f' "{literal(ps["title_zh"])}"' if ps else ""
+        crumbs.append(f"[{label}](#sec-{p}{tip})")
+    crumbs.append(_chapter_label(number) if not s["parents"] else number)
+    parts = [" › ".join(crumbs),
+             f"### §{number} {literal(s['title_zh'])}（{literal(s['title_en'])}）",
+             safe_markdown(_highlight(s["text"], quote))]
+    children = [c for c in sections.values() if c["parents"][-1:] == [number]]
+    if children:
+        parts.append("**本节包含 Sub-sections**\n\n" + "\n".join(
+            f"- [§{c['number']} {literal(c['title_zh'])}（{literal(c['title_en'])}）](#sec-{c['number']})"
+            for c in children))
+    i = order.index(number)
+    nav = []
+    if i > 0:
+        p = sections[order[i - 1]]
+        nav.append(f"[← 上一节 §{p['number']} {literal(p['title_zh'])}](#sec-{p['number']})")
+    if i + 1 < len(order):
+        n = sections[order[i + 1]]
+        nav.append(f"[下一节 §{n['number']} {literal(n['title_zh'])} →](#sec-{n['number']})")
+    if nav:
+        parts.append("---\n\n" + " · ".join(nav))
+    return "\n\n".join(parts)
+
+
+def _section_markdown(handle: IndexHandle, number: str, quote: str = "") -> str:
+    try:
+        sections = handle.get().sections
+    except IndexMissing:
+        return "还没有索引：请先运行 `report-qa ingest`。No index yet: run `report-qa ingest`."
+    return section_view(sections, number, quote)
+
+
+# ---------------------------------------------------------------------------------------- chat
+def sources_line(answer: Answer) -> str:
+    """The sections an answer relies on, as plain text the page script turns into chips."""
     used = [c for c in answer.citations if c.used] or answer.citations[:1]
-    return " ".join(f'<a class="cite-chip" href="#sec-{c.section}" title="{html.escape(c.snippet[:120])}">'
-                    f"§{c.section} {html.escape(c.title)}</a>" for c in used)
+    return SOURCES_LABEL + " · ".join(f"§{c.section} {literal(c.title)}" for c in used)
+
+
+def chat_answer(answer: Answer) -> str:
+    """The final assistant message: the sanitised answer, then its sources."""
+    body = safe_markdown(answer.answer)
+    if answer.answerable and answer.citations:
+        body += "\n\n" + sources_line(answer)
+    return body
 
 
 def _status(handle: IndexHandle, answerer: Answerer, settings: Settings) -> str:
@@ -74,62 +186,52 @@ def _status(handle: IndexHandle, answerer: Answerer, settings: Settings) -> str:
     generation = (f"LLM 生成（{settings.llm_model}）" if answerer.generation_mode == "llm"
                   else "原文摘录 extractive")
     extra = f" · ⚠️ {index.notice}" if index.notice and index.retrieval_mode == "keyword" and m.retrieval_mode == "hybrid" else ""
-    return (f"检索 Retrieval：{retrieval} · 回答 Answers：{generation} · 索引版本 Index {m.version} · "
-            f"{m.chunk_count} 个片段 chunks{extra}")
+    return safe_markdown(f"检索 Retrieval：{retrieval} · 回答 Answers：{generation} · 索引版本 Index {m.version} · "
+                         f"{m.chunk_count} 个片段 chunks{extra}")
 
 
-def _section_markdown(handle: IndexHandle, number: str, quote: str = "") -> str:
-    try:
-        s = handle.get().sections.get(number)
-    except IndexMissing:
-        return "还没有索引。No index yet."
-    if s is None:
-        return f"没有第 {number} 节。No section {number}."
-    text = s["text"]
-    if quote:
-        if quote.lstrip().startswith("|"):  # a table row: mark every cell
-            cells = quote.strip().strip("|").split("|")
-            marked = "| " + " | ".join(f"<mark>{c.strip()}</mark>" if c.strip() else "" for c in cells) + " |"
-            text = text.replace(quote, marked, 1)
-        elif quote in text:
-            text = text.replace(quote, f"<mark>{quote}</mark>", 1)
-    crumbs = s["path"]
-    return f"### §{s['number']} {s['title_zh']}（{s['title_en']}）\n\n<small>{html.escape(crumbs)} · {s['file']}:{s['line']}</small>\n\n{text}"
-
-
-def build_ui(settings: Settings, handle: IndexHandle, answerer: Answerer) -> gr.Blocks:
-    def toc_choices():
+def build_ui(settings: Settings, handle: IndexHandle, answerer: Answerer,
+             pool: AnswerPool | None = None) -> gr.Blocks:
+    pool = pool or shared_pool(settings)  # the same bound as the API: neither queues behind the other
+    def toc_value() -> str:
         try:
-            return [(f"{'　' * (s['level'] - 1)}§{n} {s['title_zh']}（{s['title_en']}）", n)
-                    for n, s in handle.get().sections.items()]
+            return toc_markdown(handle.get().sections)
         except IndexMissing:
-            return []
+            return "还没有索引。No index yet."
 
     with gr.Blocks(title="InternLM2 技术报告问答 · report-qa", analytics_enabled=False) as demo:
         quotes = gr.State({})  # section → passage that supported the latest answer
         turns = gr.State([])  # plain-text history sent to the answerer
-        gr.Markdown("## 《InternLM2 技术报告》中文译文问答 · InternLM2 Technical Report Q&A\n"
-                    "用中文或英文提问，答案标注章节出处；点击 §章节 标签查看原文。"
-                    "Ask in Chinese or English; click a § chip to read the section.")
+        with gr.Row(elem_id="topbar", equal_height=True):
+            gr.Markdown("## 《InternLM2 技术报告》问答 · InternLM2 Report Q&A\n"
+                        "用中文或英文提问，答案标注章节出处，点击 §章节 阅读原文。"
+                        "Ask in Chinese or English; click a § citation to read the section.",
+                        elem_id="header")
+            gr.Button("☰ 目录 Contents", elem_id="toc-button", size="sm", scale=0, min_width=60)
         status = gr.Markdown(elem_id="status")
-        with gr.Row():
-            with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label="对话 Chat", elem_id="chat", height=520, latex_delimiters=LATEX,
-                                     sanitize_html=False, buttons=["copy"], feedback_options=None,
-                                     placeholder="例如：COOL RLHF 的条件奖励模型是怎么训练的？")
+        with gr.Row(elem_id="main-row", equal_height=False):
+            with gr.Column(scale=3, elem_id="chat-col", min_width=300):
+                chatbot = gr.Chatbot(show_label=False, elem_id="chat", height="calc(100vh - 300px)", min_height=320,
+                                     latex_delimiters=LATEX, sanitize_html=True, allow_tags=False,
+                                     buttons=["copy"], feedback_options=None,
+                                     placeholder="例如 e.g.：COOL RLHF 的条件奖励模型是怎么训练的？")
                 notice = gr.Markdown(elem_id="notice")
-                with gr.Row():
-                    box = gr.Textbox(show_label=False, placeholder="输入问题，回车发送 · Ask a question, press Enter",
-                                     scale=6, elem_id="question", autofocus=True)
-                    send = gr.Button("发送 Send", variant="primary", scale=1, elem_id="send")
-                    clear = gr.Button("清空 Clear", scale=1, elem_id="clear")
-                gr.Examples(EXAMPLES, inputs=box, label="示例问题 Examples")
-            with gr.Column(scale=2):
-                toc = gr.Dropdown(label="目录 Contents（45 节）", choices=toc_choices(), elem_id="toc",
-                                  filterable=True)
-                panel = gr.Markdown("点击回答下方的 §章节 标签，或在目录中选择一节。"
-                                    "Click a § chip under an answer, or pick a section.",
-                                    elem_id="section-panel", latex_delimiters=LATEX)
+                with gr.Row(elem_id="ask-row", equal_height=True):
+                    box = gr.Textbox(show_label=False, placeholder="输入问题 · Ask a question",
+                                     scale=10, min_width=160, lines=1, max_lines=4, max_length=MAX_QUESTION,
+                                     elem_id="question", autofocus=True, container=False)
+                    send = gr.Button("发送 Send", variant="primary", scale=0, min_width=84, elem_id="send")
+                    clear = gr.Button("清空 Clear", scale=0, min_width=92, elem_id="clear")
+                gr.Examples(EXAMPLES, inputs=box, label="示例问题 Examples", elem_id="examples")
+            with gr.Column(scale=2, elem_id="reader-col", min_width=300):
+                with gr.Row(elem_id="reader-bar"):
+                    gr.Button("← 返回对话 Back to chat", elem_id="reader-back", size="sm", scale=0)
+                    gr.Button("☰ 目录 Contents", elem_id="reader-toc", size="sm", scale=0)
+                with gr.Group(elem_id="toc-box"):
+                    gr.Textbox(show_label=False, placeholder="筛选目录 Filter: RLHF、奖励模型、Coding…",
+                               elem_id="toc-filter", lines=1, max_lines=1, container=False)
+                    toc = gr.Markdown(toc_value(), elem_id="toc")
+                panel = gr.Markdown(PANEL_HELP, elem_id="section-panel", latex_delimiters=LATEX)
         chip_target = gr.Textbox(elem_id="chip-target", elem_classes=["hidden-bridge"], show_label=False)
         chip_open = gr.Button("open", elem_id="chip-open", elem_classes=["hidden-bridge"])
 
@@ -139,23 +241,35 @@ def build_ui(settings: Settings, handle: IndexHandle, answerer: Answerer) -> gr.
             if not question:
                 yield chat, history, _quotes, "请输入问题。Please type a question.", gr.update(), gr.update()
                 return
-            if len(question) > 2000:
-                yield chat, history, _quotes, "问题太长（最多 2000 字）。The question is too long (max 2000).", \
-                    gr.update(), gr.update()
+            if len(question) > MAX_QUESTION:
+                yield chat, history, _quotes, f"问题太长（最多 {MAX_QUESTION} 字）。The question is too long " \
+                    f"(at most {MAX_QUESTION} characters).", gr.update(), gr.update()
                 return
-            chat += [{"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
+            chat += [{"role": "user", "content": literal(question)}, {"role": "assistant", "content": "…"}]
             yield chat, history, _quotes, "", gr.update(value=""), gr.update()
-            text, answer = "", None
+            text, answer, extractive = "", None, answerer.generation_mode == "extractive"
             try:
-                for ev in answerer.stream(question, history):
-                    if ev["type"] == "delta":
-                        text += ev["text"]
-                        chat[-1] = {"role": "assistant", "content": text}
-                        yield chat, history, _quotes, "", gr.update(), gr.update()
+                for ev in pool.iterate(answerer.stream(question, history)):
+                    if ev["type"] == "meta":
+                        extractive = ev["mode"].get("generation") == "extractive"
+                    elif ev["type"] == "delta":
+                        # an extractive answer is ready at once: show it a few words at a time
+                        pieces = stream_pieces(ev["text"], STREAM_PIECE) if extractive else [ev["text"]]
+                        delay = min(STREAM_DELAY, 0.6 / max(len(pieces), 1))
+                        for i, piece in enumerate(pieces):
+                            if i:
+                                time.sleep(delay)
+                            text += piece
+                            chat[-1] = {"role": "assistant", "content": safe_markdown(text)}
+                            yield chat, history, _quotes, "", gr.update(), gr.update()
                     elif ev["type"] == "reset":
-                        text = ""
+                        text, extractive = "", True
                     elif ev["type"] == "done":
                         answer = ev["answer"]
+            except Overloaded as exc:
+                chat[-1] = {"role": "assistant", "content": str(exc)}
+                yield chat, history, _quotes, "", gr.update(), gr.update()
+                return
             except IndexMissing:
                 chat[-1] = {"role": "assistant", "content": "还没有索引：请先运行 `report-qa ingest`。No index yet."}
                 yield chat, history, _quotes, "", gr.update(), gr.update()
@@ -165,33 +279,38 @@ def build_ui(settings: Settings, handle: IndexHandle, answerer: Answerer) -> gr.
                             "content": f"出错了，请重试。Something went wrong ({type(exc).__name__}); please retry."}
                 yield chat, history, _quotes, "", gr.update(), gr.update()
                 return
-            body = CHIP.sub(lambda m: f"<sup>§{m.group(1)}</sup>", answer.answer)
             notes = []
             if not answer.answerable:
                 notes.append("ℹ️ 报告未涉及这个问题。The report does not cover this question.")
             if answer.notice:
                 notes.append(f"⚠️ {answer.notice}")
-            content = body + ("\n\n" + _chips(answer) if answer.answerable and answer.citations else "")
-            chat[-1] = {"role": "assistant", "content": content}
+            chat[-1] = {"role": "assistant", "content": chat_answer(answer)}
             history = [*history, {"role": "user", "content": question},
                        {"role": "assistant", "content": answer.answer}][-12:]
             new_quotes = {c.section: c.quote for c in answer.citations if c.quote}
-            yield chat, history, new_quotes, "\n\n".join(notes), gr.update(), _status(handle, answerer, settings)
+            yield (chat, history, new_quotes, safe_markdown("\n\n".join(notes)), gr.update(),
+                   _status(handle, answerer, settings))
 
         outputs = [chatbot, turns, quotes, notice, box, status]
-        box.submit(respond, [box, chatbot, turns, quotes], outputs)
-        send.click(respond, [box, chatbot, turns, quotes], outputs)
+        # no Gradio queue limit of its own: the shared answer pool bounds the chat and the API together
+        box.submit(respond, [box, chatbot, turns, quotes], outputs, concurrency_limit=None)
+        send.click(respond, [box, chatbot, turns, quotes], outputs, concurrency_limit=None)
         clear.click(lambda: ([], [], {}, "", ""), None, [chatbot, turns, quotes, notice, box])
+        chatbot.clear(lambda: ([], {}, ""), None, [turns, quotes, notice])
 
-        def open_chip(value, _quotes):
-            number = (value or "").split("|")[0]
+        def open_section(value, _quotes):
+            number = (value or "").split("|")[0].strip().lstrip("§")
             return _section_markdown(handle, number, (_quotes or {}).get(number, ""))
 
-        chip_open.click(open_chip, [chip_target, quotes], panel)
-        toc.change(lambda n, q: _section_markdown(handle, n, (q or {}).get(n, "")) if n else gr.update(),
-                   [toc, quotes], panel)
-        demo.load(lambda: (_status(handle, answerer, settings), gr.update(choices=toc_choices())), None,
-                  [status, toc])
+        chip_open.click(open_section, [chip_target, quotes], panel, concurrency_limit=None)
+
+        def on_load(request: gr.Request):
+            q = ""
+            if request is not None:
+                q = (request.query_params.get("q") or "")[:MAX_QUESTION]
+            return _status(handle, answerer, settings), toc_value(), gr.update(value=q) if q else gr.update()
+
+        demo.load(on_load, None, [status, toc, box], concurrency_limit=None)
     return demo
 
 
