@@ -15,6 +15,17 @@ pytestmark = pytest.mark.slow
 TWO_CHIPS_Q = "PPO 阶段要同时部署几个模型"  # cites §2.1 (InternEvo) and §4.2.3 (PPO)
 
 
+def _opens(page, chip, label: str) -> None:
+    """Click a chip and wait until the reader shows the section its label names."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    chip.click()
+    try:
+        wait_for_panel(page, label)
+    except PlaywrightTimeout:
+        pytest.fail(f"the chip {label!r} opened: {page.locator('#section-panel').inner_text()[:120]!r}")
+
+
 def test_second_chip_opens_the_section_its_label_names(page):
     ask(page, TWO_CHIPS_Q)
     bot = page.locator("#chat [data-testid='bot']").last
@@ -30,8 +41,7 @@ def test_second_chip_opens_the_section_its_label_names(page):
     assert hrefs == [f"#sec-{n}" for n in numbers], (labels, hrefs)
 
     # the second chip opens its own section (its label's heading), not the first chip's
-    chips.nth(1).click()
-    wait_for_panel(page, labels[1])
+    _opens(page, chips.nth(1), labels[1])
     panel = page.locator("#section-panel")
     assert labels[0] not in panel.inner_text()
     # the passage the answer quotes from that section is highlighted
@@ -40,7 +50,6 @@ def test_second_chip_opens_the_section_its_label_names(page):
     assert marks.first.inner_text().strip()[:12] in last_bot_text(page)
 
     # and the first chip opens the first section
-    chips.nth(0).click()
-    wait_for_panel(page, labels[0])
+    _opens(page, chips.nth(0), labels[0])
     assert labels[1] not in panel.inner_text()
     assert page.external == [], page.external
