@@ -9,6 +9,7 @@ screen the reader is a full-screen drawer with a way back to the chat.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from pathlib import Path
@@ -275,6 +276,7 @@ def build_ui(settings: Settings, handle: IndexHandle, answerer: Answerer,
                 yield chat, history, _quotes, "", gr.update(), gr.update()
                 return
             except Exception as exc:
+                logging.getLogger("report_qa").exception("answering failed")
                 chat[-1] = {"role": "assistant",
                             "content": f"出错了，请重试。Something went wrong ({type(exc).__name__}); please retry."}
                 yield chat, history, _quotes, "", gr.update(), gr.update()
