@@ -68,8 +68,10 @@ class SecurityHeaders:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        if scope["method"] in ("GET", "HEAD"):
-            # an HTML page's body is read here to hash its inline scripts: ask for it uncompressed
+        accept = dict(scope["headers"]).get(b"accept", b"")
+        if scope["method"] == "GET" and b"text/html" in accept:
+            # a page's body is read here to hash its inline scripts: ask for it uncompressed
+            # (scripts, styles and data, which do not ask for text/html, stay compressed)
             headers = [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]
             scope = {**scope, "headers": headers}
         start: Message | None = None
@@ -85,8 +87,9 @@ class SecurityHeaders:
         async def wrapped(message: Message) -> None:
             nonlocal start
             if message["type"] == "http.response.start":
-                ctype = MutableHeaders(scope=message).get("content-type", "")
-                if ctype.startswith("text/html") and scope["method"] == "GET":
+                h = MutableHeaders(scope=message)
+                if (h.get("content-type", "").startswith("text/html") and scope["method"] == "GET"
+                        and "content-encoding" not in h):
                     start = message  # hold it until the body is known
                     return
                 common(message, content_security_policy())
