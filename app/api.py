@@ -14,6 +14,7 @@ from ingest.settings import Settings
 
 from .answer import Answer, Answerer
 from .index import IndexHandle, IndexMissing, LoadedIndex
+from .workers import AnswerPool, Overloaded, overloaded_response, shared_pool
 
 MAX_QUESTION = 2000
 
@@ -97,12 +98,15 @@ def _describe(errors: list[dict]) -> str:
     return "; ".join(parts)
 
 
-def create_api(settings: Settings, handle: IndexHandle, answerer: Answerer | None = None) -> FastAPI:
+def create_api(settings: Settings, handle: IndexHandle, answerer: Answerer | None = None,
+               pool: AnswerPool | None = None) -> FastAPI:
     answerer = answerer or Answerer(settings, handle)
+    pool = pool or shared_pool(settings)  # the bound shared with the web chat and other answering routes
     app = FastAPI(title="report-qa", version="0.1.0",
                   description="Questions and answers, with cited sections, over the Chinese translation of "
                               "the InternLM2 Technical Report.《InternLM2 技术报告》中文译文问答。")
     app.state.settings, app.state.handle, app.state.answerer = settings, handle, answerer
+    app.state.pool = pool
 
     async def require_token(authorization: str | None = Header(None)):
         if settings.api_token and authorization != f"Bearer {settings.api_token}":
@@ -117,6 +121,10 @@ def create_api(settings: Settings, handle: IndexHandle, answerer: Answerer | Non
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Overloaded)
+    async def busy(request: Request, exc: Overloaded):
+        return overloaded_response(exc)
 
     @app.exception_handler(IndexMissing)
     async def no_index(request: Request, exc: IndexMissing):
@@ -144,13 +152,14 @@ def create_api(settings: Settings, handle: IndexHandle, answerer: Answerer | Non
     @app.post("/api/ask", response_model=AskResponse, tags=["ask"], dependencies=[Depends(require_token)],
               responses={200: {"content": {"text/event-stream": {}},
                                "description": "JSON answer, or SSE events meta/delta/reset/done when stream=true"}})
-    def ask(req: AskRequest):
+    async def ask(req: AskRequest):
         """Answer a question with cited sections. With `"stream": true`, server-sent events:
-        `meta` (modes), `delta` (text), `reset` (LLM failed: discard text, extractive follows), `done` (full JSON)."""
+        `meta` (modes), `delta` (text), `reset` (LLM failed: discard text, extractive follows), `done` (full JSON).
+        A 503 with Retry-After when every answer worker is busy and the queue is full."""
         history = [m.model_dump() for m in req.history]
-        if not req.stream:
-            return answer_payload(answerer.ask(req.question, history, req.top_k))
-        handle.get()  # fail with 503 before the stream starts if there is no index
+        if not req.stream:  # answered in the shared pool: the event loop stays free
+            return answer_payload(await pool.run(answerer.ask, req.question, history, req.top_k))
+        await pool.run(handle.get)  # fail with 503 before the stream starts if there is no index
 
         def events() -> Iterator[str]:
             try:
@@ -162,7 +171,7 @@ def create_api(settings: Settings, handle: IndexHandle, answerer: Answerer | Non
                 err = {"error": f"回答失败，请重试。Answering failed ({type(exc).__name__})."}
                 yield f"event: error\ndata: {json.dumps(err, ensure_ascii=False)}\n\n"
 
-        return StreamingResponse(events(), media_type="text/event-stream",
+        return StreamingResponse(pool.stream(events()), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @app.get("/api/sections", tags=["sections"], dependencies=[Depends(require_token)])

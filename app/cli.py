@@ -139,18 +139,19 @@ def serve(host, port, no_ingest):
     import uvicorn
 
     from ingest.corpus import CorpusError
-    from ingest.embeddings import load_embeddings
+    from ingest.embeddings import embeddings_for
     from ingest.pipeline import index_is_current, run_ingest
     from ingest.store import IngestBusy, read_manifest
 
     from .answer import Answerer
+    from .connections import server_options
     from .index import IndexHandle
     from .server import create_app
 
     t0 = time.perf_counter()
     settings = get_settings()
     host, port = host or settings.host, port or settings.port
-    emb = load_embeddings(settings.embedding_model, settings.query_instruction, settings.embedding_load_timeout)
+    emb = embeddings_for(settings)
     click.echo(f"检索模型 Embeddings: {emb.message}")
     if not no_ingest:
         try:
@@ -175,7 +176,7 @@ def serve(host, port, no_ingest):
     if host not in {"127.0.0.1", "localhost", "::1"} and not settings.api_token:
         click.echo("⚠️ 正在对外网开放且未设置 API_TOKEN。Exposed beyond localhost without API_TOKEN.", err=True)
     click.echo(f"就绪 Ready in {time.perf_counter() - t0:.1f} s →  http://{host}:{port}/   (API docs: /docs)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning", **server_options(settings))
 
 
 @cli.command("mcp")
@@ -235,6 +236,31 @@ def import_e5(out_dir, src):
     except E5FileError as exc:
         raise click.ClickException(f"无法转换 Cannot convert: {exc}") from None
     click.echo(f"built {path} from {src}; use it with EMBEDDING_MODEL={path}")
+    _export_onnx(path, required=False)
+
+
+def _export_onnx(path: Path, required: bool) -> None:
+    from ingest.onnx_export import ExportError, export_onnx
+
+    try:
+        export_onnx(path, log=click.echo)
+    except ExportError as exc:
+        if required:
+            raise click.ClickException(f"无法导出 ONNX Cannot export: {exc}") from None
+        click.echo(f"⚠️ 未导出 ONNX，将使用 torch。No ONNX export, torch will embed: {exc}", err=True)
+
+
+@cli.command("export-onnx")
+@click.argument("model_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+                default=Path("data/models/multilingual-e5-small-q4"))
+def export_onnx_command(model_dir):
+    """为本地向量模型导出 int8 ONNX（查询更快）。Write MODEL_DIR/onnx/model_qint8.onnx for fast embedding.
+
+    Dynamic int8 quantisation of the model's transformer; checked against the torch model. Ingest and
+    queries then run on onnxruntime without torch (EMBEDDING_BACKEND=torch keeps torch). Re-run
+    `report-qa ingest` afterwards: the vectors change slightly, so the index is re-embedded."""
+    _export_onnx(model_dir, required=True)
+
 
 
 def main():

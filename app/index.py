@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.embeddings import EmbeddingStatus, load_embeddings
+from ingest.embeddings import EmbeddingStatus, embeddings_for
 from ingest.settings import Settings
 from ingest.store import (Manifest, chroma_client, read_bm25, read_chunks, read_lexicon, read_manifest, read_sections,
                           version_dir)
@@ -81,8 +81,7 @@ class IndexHandle:
     @property
     def embeddings(self) -> EmbeddingStatus:
         if self._emb is None:
-            s = self.settings
-            self._emb = load_embeddings(s.embedding_model, s.query_instruction, s.embedding_load_timeout)
+            self._emb = embeddings_for(self.settings)  # once per process: ONNX (or torch) and the query LRU
         return self._emb
 
     def get(self) -> LoadedIndex:

@@ -8,10 +8,7 @@ from pathlib import Path
 
 import click
 
-from .corpus import CorpusError
-from .pipeline import run_ingest
 from .settings import get_settings
-from .store import IngestBusy
 
 
 @click.command("ingest")
@@ -24,6 +21,12 @@ from .store import IngestBusy
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary object.")
 def ingest_command(corpus_dir, rebuild, allow_missing, wait, as_json):
     """解析、校验、切分并索引 corpus/ 译文。Parse, validate, chunk and index the translation."""
+    # imported here, not at the top: `report-qa --help` and the other commands do not pay for them
+    from .corpus import CorpusError
+    from .embeddings import embeddings_for
+    from .pipeline import run_ingest
+    from .store import IngestBusy
+
     settings = get_settings()
     bar = None
 
@@ -39,7 +42,7 @@ def ingest_command(corpus_dir, rebuild, allow_missing, wait, as_json):
 
     try:
         report = run_ingest(settings, corpus_dir, rebuild=rebuild, allow_missing=allow_missing,
-                            progress=progress, lock_wait=wait)
+                            progress=progress, embeddings=embeddings_for(settings), lock_wait=wait)
     except CorpusError as exc:
         click.echo(f"语料校验失败，索引未作任何改动。Corpus validation failed; the index is unchanged "
                    f"({len(exc.problems)} problem(s)):", err=True)

@@ -9,6 +9,8 @@ import socket
 import sqlite3
 import struct
 import threading
+import unicodedata
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +18,16 @@ from urllib.parse import urlparse
 
 from langchain_core.embeddings import Embeddings
 
+BACKENDS = ("auto", "onnx", "torch")
+
 
 @dataclass
 class EmbeddingStatus:
     embeddings: Embeddings | None
     model: str  # what was asked for
-    model_id: str | None  # identity of what was loaded (name@revision or path fingerprint)
+    model_id: str | None  # identity of what was loaded (name@revision or path fingerprint, + "+onnx-int8")
     message: str  # one sentence for users: what was loaded, or why not
+    backend: str = ""  # "onnx-int8" | "torch" | "" (none loaded)
 
     @property
     def available(self) -> bool:
@@ -91,13 +96,34 @@ def resolve_model(name: str, timeout: float = 5.0) -> tuple[Path | None, str]:
         return None, f"could not download {name}: {type(exc).__name__}"
 
 
-def load_embeddings(model: str, query_instruction: str = "", timeout: float = 5.0) -> EmbeddingStatus:
-    """LangChain embeddings over sentence-transformers, or None with the reason."""
+def load_embeddings(model: str, query_instruction: str = "", timeout: float = 5.0, backend: str = "auto",
+                    query_cache: int = 1024) -> EmbeddingStatus:
+    """LangChain embeddings for `model`, or None with the reason. With backend "auto" (or "onnx") the
+    int8 ONNX export beside a local model (ingest/onnx_export.py) runs on onnxruntime, without torch;
+    where there is none, or with "torch", sentence-transformers on torch. Either way query vectors
+    are kept in an LRU of `query_cache` normalised questions."""
     if model.strip().lower() in {"", "none", "off", "keyword"}:
         return EmbeddingStatus(None, model, None, "EMBEDDING_MODEL=none: keyword retrieval only")
     path, how = resolve_model(model, timeout)
     if path is None:
         return EmbeddingStatus(None, model, None, f"no embedding model: {how}; using keyword retrieval only")
+    why_torch = "EMBEDDING_BACKEND=torch"
+    if backend != "torch":
+        from .onnx_export import current_export, read_pipeline
+
+        onnx_file, why_torch = current_export(path)
+        if onnx_file is not None:
+            try:
+                pipe = read_pipeline(path)
+                prompt = query_instruction or pipe.prompts.get("query", pipe.default_prompt)
+                emb = OnnxEmbeddings(path, onnx_file, pipe, prompt)
+            except Exception as exc:  # a damaged file, an onnxruntime that cannot run it
+                why_torch = f"the ONNX export failed to load ({type(exc).__name__}: {exc})"
+            else:
+                st = onnx_file.stat()
+                model_id = f"{model}@{_fingerprint(path)}+onnx-int8:{st.st_size}:{int(st.st_mtime)}"
+                return EmbeddingStatus(QueryCache(emb, query_cache), model, model_id,
+                                       f"embedding model {how}, ONNX int8 on onnxruntime", "onnx-int8")
     from langchain_huggingface import HuggingFaceEmbeddings
 
     try:
@@ -116,7 +142,140 @@ def load_embeddings(model: str, query_instruction: str = "", timeout: float = 5.
     if not query_instruction and "query" in prompts:  # the model's own query prompt (e5: "query: ")
         emb.query_encode_kwargs = {**emb.query_encode_kwargs, "prompt_name": "query"}
     model_id = f"{model}@{_fingerprint(path)}"
-    return EmbeddingStatus(emb, model, model_id, f"embedding model {how}")
+    return EmbeddingStatus(QueryCache(emb, query_cache), model, model_id,
+                           f"embedding model {how}, torch ({why_torch})", "torch")
+
+
+def embeddings_for(settings) -> EmbeddingStatus:
+    """load_embeddings with everything the settings say (model, prompt, hub wait, backend, query cache)."""
+    return load_embeddings(settings.embedding_model, settings.query_instruction, settings.embedding_load_timeout,
+                           backend=settings.embedding_backend, query_cache=settings.embedding_query_cache)
+
+
+def normalize_query(text: str) -> str:
+    """NFKC, runs of whitespace as one space, trimmed: the LRU key, and what is embedded."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+class QueryCache(Embeddings):
+    """Query vectors in an LRU keyed by the normalised question (repeated and follow-up questions cost
+    nothing); documents pass through."""
+
+    def __init__(self, inner: Embeddings, size: int = 1024):
+        self.inner, self.size = inner, max(0, int(size))
+        self._lru: OrderedDict[str, tuple[float, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def __getattr__(self, name: str):  # the wrapped embeddings' own attributes (prompts, kwargs)
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        key = normalize_query(text)
+        with self._lock:
+            vec = self._lru.get(key)
+            if vec is not None:
+                self._lru.move_to_end(key)
+                self.hits += 1
+                return list(vec)
+            self.misses += 1
+        vec = tuple(self.inner.embed_query(key))
+        if self.size:
+            with self._lock:
+                self._lru[key] = vec
+                self._lru.move_to_end(key)
+                while len(self._lru) > self.size:
+                    self._lru.popitem(last=False)
+        return list(vec)
+
+
+class OnnxEmbeddings(Embeddings):
+    """A sentence-transformers model's int8 ONNX export on onnxruntime: its tokenizer.json, the
+    transformer, mean or CLS pooling, L2 normalisation, its prompts ("passage: " / "query: ").
+    Documents are embedded in batches of similar length; one session serves every thread."""
+
+    BATCH = 16
+
+    def __init__(self, model_dir: Path, onnx_file: Path, pipeline, query_prompt: str = "", threads: int = 1):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.pipeline, self.query_prompt = pipeline, query_prompt
+        self.onnx_file, self.threads = Path(onnx_file), max(1, threads)
+        self.tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=pipeline.max_length)
+        pad_id = self.tokenizer.token_to_id(pipeline.pad_token)
+        self.pad_id = 0 if pad_id is None else pad_id
+        self._ort = ort
+        self._session = None  # loaded on first use: an ingest with nothing to embed never pays for it
+        self._lock = threading.Lock()
+
+    @property
+    def session(self):
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    opts = self._ort.SessionOptions()
+                    # parallelism comes from the answer pool (a request per core); spinning threads would steal it
+                    opts.intra_op_num_threads = self.threads
+                    opts.inter_op_num_threads = 1
+                    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                    session = self._ort.InferenceSession(str(self.onnx_file), opts, providers=["CPUExecutionProvider"])
+                    self.inputs = {i.name for i in session.get_inputs()}
+                    self._session = session
+        return self._session
+
+    def _encode(self, texts: list[str]):
+        import numpy as np
+
+        session = self.session
+        if self.pipeline.lowercase:
+            texts = [t.lower() for t in texts]
+        encs = self.tokenizer.encode_batch(texts)
+        width = max(len(e.ids) for e in encs)
+        ids = np.full((len(encs), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(encs), width), dtype=np.int64)
+        for i, e in enumerate(encs):
+            ids[i, : len(e.ids)] = e.ids
+            mask[i, : len(e.ids)] = 1
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self.inputs:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        hidden = session.run(None, feed)[0]
+        if self.pipeline.pooling == "cls":
+            vecs = hidden[:, 0]
+        else:
+            m = mask[..., None].astype(np.float32)
+            vecs = (hidden * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
+        return vecs / np.clip(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12, None)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        prefix = self.pipeline.default_prompt
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # little padding per batch
+        batches = [order[i : i + self.BATCH] for i in range(0, len(order), self.BATCH)]
+        out: list[list[float] | None] = [None] * len(texts)
+
+        def encode(idx: list[int]) -> None:
+            for i, v in zip(idx, self._encode([prefix + texts[i] for i in idx])):
+                out[i] = v.tolist()
+
+        if len(batches) > 1:  # one single-threaded session, a batch per core (onnxruntime releases the GIL)
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(min(len(batches), os.cpu_count() or 1)) as ex:
+                list(ex.map(encode, batches))
+        elif batches:
+            encode(batches[0])
+        return out  # type: ignore[return-value]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._encode([self.query_prompt + text])[0].tolist()
 
 
 class CachedEmbeddings(Embeddings):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +26,10 @@ class Settings(BaseSettings):
     embedding_query_instruction: str | None = Field(
         None, description="Prefix for queries; default: bge-zh instruction for bge-*-zh models.")
     embedding_load_timeout: float = Field(5.0, description="Seconds to wait for the hub before giving up.")
+    embedding_backend: Literal["auto", "onnx", "torch"] = Field(
+        "auto", description="auto/onnx: the model's int8 ONNX export (`report-qa export-onnx DIR`) on onnxruntime "
+        "when there is one, else torch; torch: always sentence-transformers on torch.")
+    embedding_query_cache: int = Field(1024, ge=0, description="Question vectors kept in memory (LRU); 0 = none.")
     chroma_host: str | None = Field(None, description="Chroma server host; unset = embedded Chroma.")
     chroma_port: int = Field(8000, description="Chroma server port.")
     chunk_size: int = Field(600, description="Target chunk length in characters.")
@@ -49,6 +54,14 @@ class Settings(BaseSettings):
                                   "'Authorization: Bearer <token>', or the cookie set by the /signin page.")
     cors_origins: str = Field("", description="Comma-separated origins (https://example.org) whose pages may "
                               "call the API from the browser; empty = no cross-origin use.")
+    answer_workers: int = Field(0, ge=0, description="Questions answered at once (one bounded pool shared by the "
+                                "API and the web chat); 0 = the number of CPU cores (4x that with an LLM).")
+    answer_queue: int = Field(16, ge=0, description="Questions that may wait for a worker; beyond that the "
+                              "server answers 503 with Retry-After.")
+    keep_alive_timeout: float = Field(5.0, gt=0, description="Seconds an idle keep-alive connection stays open.")
+    request_read_timeout: float = Field(15.0, gt=0, description="Seconds a client has to send a whole request "
+                                        "(headers and body); slower connections are closed with a 408.")
+    max_connections: int = Field(512, ge=1, description="Open connections beyond which new requests get a 503.")
 
     @property
     def cors_origin_list(self) -> list[str]:
