@@ -285,7 +285,9 @@ def test_csp_answer_streams_and_inline_citation_opens_section(chat, server, tmp_
     inline.first.click()
     panel = page.locator("#section-panel")
     wait_for_panel(page, "§2.1 InternEvo")
-    assert "53%" in panel.locator("mark").first.inner_text()  # the supporting passage is highlighted
+    marks = panel.locator("mark").all_inner_texts()  # the passage the answer quotes is highlighted
+    answer = last_bot_text(page)
+    assert any(m.strip()[:12] in answer for m in marks), (marks, answer)
     assert not re.search(r"\.md:\d+", panel.inner_text()), panel.inner_text()[:200]  # no file:line for readers
     # the TOC follows: §2.1 is marked current
     assert page.locator("#toc a.current").inner_text().strip().startswith("§2.1 ")
