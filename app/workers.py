@@ -60,8 +60,9 @@ class AnswerPool:
         self._mean_seconds = 0.05  # moving average of one question's time, for Retry-After
 
     def retry_after(self) -> int:
-        """Seconds until the queue has likely drained: waiting questions x mean time / workers."""
-        return max(1, math.ceil(self.in_flight * self._mean_seconds / self.workers))
+        """Seconds until places are likely free again: the mean time a question spends admitted
+        (waiting plus answering), so the questions now in flight will mostly have left."""
+        return max(1, math.ceil(self._mean_seconds))
 
     def _acquire(self) -> float:
         with self._lock:
