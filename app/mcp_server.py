@@ -19,6 +19,7 @@ from .answer import Answerer
 from .api import MAX_QUESTION, answer_payload, section_payload, toc_payload
 from .index import IndexHandle, IndexMissing
 from .retrieval import retrieve
+from .workers import AnswerPool, Overloaded, shared_pool
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -40,11 +41,20 @@ def search_payload(handle: IndexHandle, query: str, top_k: int) -> dict:
         for s in r.sections]}
 
 
-def build_mcp(settings: Settings, handle: IndexHandle, answerer: Answerer | None = None) -> "MCPServer":
+def build_mcp(settings: Settings, handle: IndexHandle, answerer: Answerer | None = None,
+              pool: AnswerPool | None = None) -> "MCPServer":
+    """The MCP server; `ask` and `search` run in the answer pool shared with /api/ask and the web chat."""
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 
     answerer = answerer or Answerer(settings, handle)
+    pool = pool or shared_pool(settings)
+
+    def pooled(fn, *args):
+        try:
+            return pool.call(fn, *args)
+        except Overloaded as exc:
+            raise ToolError(str(exc)) from None
     # WARNING: the SDK configures the root logger at this level when none is set
     server = MCPServer("report-qa", instructions=INSTRUCTIONS, log_level="WARNING")
 
@@ -65,7 +75,7 @@ def build_mcp(settings: Settings, handle: IndexHandle, answerer: Answerer | None
         if len(q) > MAX_QUESTION:
             raise ToolError(f"问题最多 {MAX_QUESTION} 个字符。The question may have at most {MAX_QUESTION} characters.")
         index_or_fail()
-        return answer_payload(answerer.ask(q))
+        return answer_payload(pooled(answerer.ask, q))
 
     @server.tool()
     def search(query: Annotated[str, Field(description="What to look for, in Chinese or English.")],
@@ -80,7 +90,7 @@ def build_mcp(settings: Settings, handle: IndexHandle, answerer: Answerer | None
         if not 1 <= top_k <= 20:
             raise ToolError("top_k 必须在 1 到 20 之间。top_k must be between 1 and 20.")
         index_or_fail()
-        return search_payload(handle, q, top_k)
+        return pooled(search_payload, handle, q, top_k)
 
     @server.tool()
     def get_section(number: Annotated[str, Field(description='A section number such as "2.1".')]) -> dict[str, Any]:

@@ -17,11 +17,13 @@ from typing import Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.concurrency import run_in_threadpool
+
+from ingest.settings import Settings
 
 from .answer import Answer, Answerer
 from .api import MAX_QUESTION, answer_payload
 from .index import IndexHandle, IndexMissing
+from .workers import AnswerPool, Overloaded, shared_pool
 
 MODEL_ID = "report-qa"
 MAX_BODY = 512 * 1024  # bytes
@@ -37,9 +39,9 @@ class OpenAIError(Exception):
         super().__init__(message)
         self.status, self.message, self.type, self.param, self.code = status, message, type_, param, code
 
-    def response(self) -> JSONResponse:
+    def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
         return JSONResponse({"error": {"message": self.message, "type": self.type, "param": self.param,
-                                       "code": self.code}}, status_code=self.status)
+                                       "code": self.code}}, status_code=self.status, headers=headers)
 
 
 def _bad(param: str | None, zh: str, en: str) -> OpenAIError:
@@ -165,7 +167,10 @@ async def _read_json(request: Request) -> object:
         raise _bad(None, "请求体不是合法的 JSON。", "the body is not valid JSON.") from None
 
 
-def openai_router(handle: IndexHandle, answerer: Answerer) -> APIRouter:
+def openai_router(settings: Settings, handle: IndexHandle, answerer: Answerer,
+                  pool: AnswerPool | None = None) -> APIRouter:
+    """The /v1 routes; answers run in the answer pool shared with /api/ask and the web chat."""
+    pool = pool or shared_pool(settings)
     router = APIRouter(prefix="/v1", tags=["openai"])
 
     def no_index() -> OpenAIError:
@@ -186,15 +191,18 @@ def openai_router(handle: IndexHandle, answerer: Answerer) -> APIRouter:
             req = parse_chat_request(await _read_json(request))
             cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
             if req.stream:
-                handle.get()  # 503 before the stream starts if there is no index
-                return StreamingResponse(completion_chunks(answerer, req, cid, created),
+                await pool.run(handle.get)  # 503 before the stream starts if there is no index
+                return StreamingResponse(pool.stream(completion_chunks(answerer, req, cid, created)),
                                          media_type="text/event-stream",
                                          headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-            a = await run_in_threadpool(answerer.ask, req.question, req.history)
+            a = await pool.run(answerer.ask, req.question, req.history)
             return completion_payload(a, cid, created)
         except OpenAIError as exc:
             return exc.response()
         except IndexMissing:
             return no_index().response()
+        except Overloaded as exc:  # every answer worker busy and the queue full, as /api/ask
+            return OpenAIError(503, str(exc), type_="server_error", code="overloaded").response(
+                {"Retry-After": str(exc.retry_after)})
 
     return router

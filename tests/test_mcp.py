@@ -150,3 +150,21 @@ def test_web_chat_and_api_still_served_beside_mcp(web):
     assert httpx.get(f"{web.url}/", headers=auth, timeout=10).status_code == 200
     r = httpx.post(f"{web.url}/api/ask", json={"question": SFT}, headers=auth, timeout=30)
     assert r.status_code == 200 and "4e-5" in r.json()["answer"]
+
+
+def test_mcp_ask_shares_the_busy_answer_pool(built_index):
+    from app.workers import AnswerPool
+
+    pool = AnswerPool(workers=1, queue=0)
+    server = build_mcp(built_index, IndexHandle(built_index), pool=pool)
+
+    async def go():
+        async with Client(server) as client:
+            with pool.admit():  # the only place is taken
+                busy = await client.call_tool("ask", {"question": SFT})
+            return busy, await client.call_tool("ask", {"question": SFT})
+
+    busy, ok = run(go)
+    assert busy.is_error and "retry" in busy.content[0].text
+    assert not ok.is_error and "4e-5" in ok.structured_content["answer"]
+    assert pool.completed == 2 and pool.in_flight == 0  # the place the test held, then the answer
