@@ -111,11 +111,23 @@ class SecurityHeaders:
         await self.app(scope, receive, wrapped)
 
 
-def configure_access_log(stream=None) -> logging.Logger:
-    """Send the access log, one line per request, to stderr (or `stream`)."""
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (a test runner may swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
+def configure_access_log() -> logging.Logger:
+    """Send the access log, one line per request, to stderr."""
     log = logging.getLogger(ACCESS_LOGGER)
     if not log.handlers:
-        handler = logging.StreamHandler(stream or sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
         log.addHandler(handler)
         log.propagate = False

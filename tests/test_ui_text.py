@@ -166,13 +166,13 @@ def test_extractive_answer_streams_as_several_deltas(client):
 
 
 @pytest.mark.parametrize("log_questions", [False, True])
-def test_access_log_one_line_per_request_without_the_question(built_index, caplog, log_questions):
+def test_access_log_one_line_per_request_without_the_question(built_index, caplog, monkeypatch, log_questions):
     from app.server import create_app
 
     settings = built_index.model_copy(update={"log_questions": log_questions})
     c = TestClient(create_app(settings, with_ui=False))
     caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
-    logging.getLogger(ACCESS_LOGGER).propagate = True  # serve sends it to stderr; here caplog reads it
+    monkeypatch.setattr(logging.getLogger(ACCESS_LOGGER), "propagate", True)  # serve: stderr; here: caplog
     c.get("/healthz?q=SECRETQ")
     c.post("/api/ask", json={"question": "SECRET 学习率"})
     c.get("/api/sections/9.9")
