@@ -39,8 +39,10 @@ SOURCES_LABEL = "来源 Sources："
 MAX_QUESTION = 2000
 PANEL_HELP = ("点击回答里的 §章节，或在目录中选择一节，原文会显示在这里。\n\n"
               "Click a § citation in an answer, or pick a section in the contents, to read it here.")
-STREAM_PIECE = 12  # characters per streamed piece of an extractive answer
-STREAM_DELAY = 0.025  # seconds between pieces (at most ~0.6 s for a whole answer)
+# An extractive answer is ready at once; it is shown a few words at a time: the first pieces small
+# (the first words appear at once), then larger, with pauses adding up to at most STREAM_BUDGET s.
+STREAM_FIRST, STREAM_PIECE = 12, 40  # characters per piece: the first 4 pieces, then the rest
+STREAM_DELAY, STREAM_BUDGET = 0.03, 0.5  # seconds between pieces, in all
 
 # The page's stylesheet and script come from our own origin (static/): Gradio scopes `css=` under its
 # container, which the drawer rules (on <body>) need to escape, and the CSP allows no inline script.
@@ -249,17 +251,23 @@ def build_ui(settings: Settings, handle: IndexHandle, answerer: Answerer,
             chat += [{"role": "user", "content": literal(question)}, {"role": "assistant", "content": "…"}]
             yield chat, history, _quotes, "", gr.update(value=""), gr.update()
             text, answer, extractive = "", None, answerer.generation_mode == "extractive"
+            shown, slept = 0, 0.0  # pieces shown, seconds paused
             try:
                 for ev in pool.iterate(answerer.stream(question, history)):
                     if ev["type"] == "meta":
                         extractive = ev["mode"].get("generation") == "extractive"
                     elif ev["type"] == "delta":
                         # an extractive answer is ready at once: show it a few words at a time
-                        pieces = stream_pieces(ev["text"], STREAM_PIECE) if extractive else [ev["text"]]
-                        delay = min(STREAM_DELAY, 0.6 / max(len(pieces), 1))
-                        for i, piece in enumerate(pieces):
-                            if i:
-                                time.sleep(delay)
+                        pieces = [ev["text"]]
+                        if extractive:
+                            head = stream_pieces(ev["text"], STREAM_FIRST)[:max(0, 4 - shown)]
+                            rest = ev["text"][len("".join(head)):]
+                            pieces = head + stream_pieces(rest, STREAM_PIECE)
+                        for piece in pieces:
+                            if extractive and shown and slept < STREAM_BUDGET:
+                                time.sleep(STREAM_DELAY)
+                                slept += STREAM_DELAY
+                            shown += 1
                             text += piece
                             chat[-1] = {"role": "assistant", "content": safe_markdown(text)}
                             yield chat, history, _quotes, "", gr.update(), gr.update()
