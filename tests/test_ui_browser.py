@@ -369,15 +369,18 @@ def test_phone_layout_drawer(server, tmp_path):
     wait_for_panel(phone, "§2.1 InternEvo")
     heading = phone.locator("#section-panel h3").bounding_box()
     assert 0 <= heading["y"] < PHONE["height"] / 2, heading  # it opened where the user is looking
-    back = phone.locator("#reader-back")
-    assert back.is_visible()
+    assert phone.locator("#reader-back").is_visible()
     shot(phone, tmp_path, "phone-390-reader")
-    back.tap()
+    phone.go_back()  # the phone's Back button closes the drawer, and the chat is still there
+    phone.wait_for_function("() => !document.body.classList.contains('reader-open')")
     assert phone.locator("#reader-col").is_hidden() and phone.locator("#question textarea").is_visible()
+    assert "53%" in last_bot_text(phone)
     phone.locator("#toc-button").tap()  # the contents, also in the drawer
     toc_link(phone, "3.2.1").tap()
-    wait_for_panel(phone, "§3.2.1 分词")
+    wait_for_heading(phone, "§3.2.1 分词")
     assert phone.locator("#section-panel").is_visible()
+    phone.locator("#reader-back").tap()  # and the drawer's own way back
+    assert phone.locator("#reader-col").is_hidden() and phone.locator("#question textarea").is_visible()
     assert phone.external == [] and phone.evaluate("() => window.__csp") == []
 
 

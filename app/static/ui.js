@@ -17,6 +17,22 @@
     return a;
   }
 
+  // ---- the phone drawer: opening it adds a history entry, so the phone's Back button closes it
+  var NARROW = window.matchMedia("(max-width: 720px)");
+  function drawerOpen() {
+    return document.body.classList.contains("reader-open") || document.body.classList.contains("toc-open");
+  }
+  function showDrawer(kind) {
+    if (NARROW.matches && !drawerOpen()) history.pushState({ reportQaDrawer: true }, "");
+    document.body.classList.remove("reader-open", "toc-open");
+    document.body.classList.add(kind);
+  }
+  function closeDrawer() {
+    if (history.state && history.state.reportQaDrawer) history.back();  // popstate closes it
+    else document.body.classList.remove("reader-open", "toc-open");
+  }
+  window.addEventListener("popstate", function () { document.body.classList.remove("reader-open", "toc-open"); });
+
   // ---- opening a section: the number goes to a hidden textbox, a hidden button runs the Python side
   function openSection(num) {
     var box = q("#chip-target textarea, #chip-target input");
@@ -26,8 +42,7 @@
     setter.call(box, num + "|" + Date.now());
     box.dispatchEvent(new Event("input", { bubbles: true }));
     setTimeout(function () { btn.click(); }, 30);
-    document.body.classList.remove("toc-open");
-    document.body.classList.add("reader-open");
+    showDrawer("reader-open");
     markToc(num);
     var panel = q("#section-panel");
     if (panel && window.matchMedia("(min-width: 721px)").matches) {
@@ -62,14 +77,13 @@
       return;
     }
     if (t.closest("#reader-back")) {
-      document.body.classList.remove("reader-open", "toc-open");
+      closeDrawer();
       var chat = q("#question textarea");
       if (chat) chat.focus({ preventScroll: true });
       return;
     }
     if (t.closest("#toc-button") || t.closest("#reader-toc")) {
-      document.body.classList.remove("reader-open");
-      document.body.classList.add("toc-open");
+      showDrawer("toc-open");
       var f = q("#toc-filter textarea, #toc-filter input");
       if (f && window.matchMedia("(min-width: 721px)").matches) f.focus();
       return;
@@ -175,8 +189,6 @@
   }).observe(document.documentElement, { childList: true, subtree: true, characterData: true });
 
   document.addEventListener("keydown", function (ev) {
-    if (ev.key === "Escape" && (document.body.classList.contains("reader-open") || document.body.classList.contains("toc-open"))) {
-      document.body.classList.remove("reader-open", "toc-open");
-    }
+    if (ev.key === "Escape" && drawerOpen()) closeDrawer();
   });
 })();
