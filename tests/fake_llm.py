@@ -4,6 +4,7 @@
   refuse    says the report does not cover it
   broken    answers HTTP 500
   slow      waits 10 s before answering (for timeout tests)
+  hostile   cites the first section, wrapped in script-injection payloads (for the web chat's escaping)
 """
 
 from __future__ import annotations
@@ -19,12 +20,20 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 
+HOSTILE = ('<img src=x onerror=alert(1)> <details open ontoggle=alert(2)>d</details> '
+           '<iframe srcdoc="<script>alert(3)</script>"></iframe> [x](javascript:alert(5)) '
+           '<a href="javascript:alert(6)">y</a> [z](data:text/html,<script>alert(7)</script>) '
+           '<svg onload=alert(8)></svg> <script>alert(9)</script>')
+
+
 def _answer(model: str, messages: list[dict]) -> str:
     system = messages[0]["content"]
     sections = re.findall(r"^\[§([0-9A.]+)\]", system, re.M)
     if model == "refuse":
         return "报告中没有涉及这个问题。"
     first = sections[0] if sections else "1"
+    if model == "hostile":
+        return f"HOSTILE {HOSTILE} 见 [§{first}]。"
     return f"根据报告，答案见第 {first} 节 [§{first}]；另见 [§9.9]。Sections seen: {len(sections)}."
 
 
