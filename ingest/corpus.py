@@ -188,7 +188,16 @@ def load_corpus(corpus_dir: Path, allow_missing: bool = False) -> Corpus:
             problems.append(Problem(path.name, 0, "unexpected file: corpus files are "
                                     + ", ".join(CORPUS_FILES)))
             continue
-        secs, probs = parse_file(path.name, path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+            problems.append(Problem(path.name, line, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column "
+                                    f"{column}): save the file as UTF-8"))
+            continue
+        secs, probs = parse_file(path.name, text)
         sections += secs
         problems += probs
     missing, order_problems = validate(sections, allow_missing)

@@ -9,6 +9,7 @@ DATA_DIR/
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -49,23 +50,46 @@ def version_dir(data_dir: Path, version: str) -> Path:
     return Path(data_dir) / "versions" / version
 
 
+class ManifestUnreadable(Exception):
+    """manifest.json exists but is not a manifest (empty, garbage, wrong fields); str() says why."""
+
+
 def read_manifest(data_dir: Path) -> Manifest | None:
+    """The current manifest, None if there is none; ManifestUnreadable if the file is broken."""
     path = Path(data_dir) / "manifest.json"
     try:
-        return Manifest(**json.loads(path.read_text(encoding="utf-8")))
+        raw = path.read_bytes()
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise ManifestUnreadable(f"{path} cannot be read ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+        if not isinstance(data, dict):
+            raise TypeError("not a JSON object")
+        manifest = Manifest(**data)
+        if not isinstance(manifest.version, str) or not manifest.version or "/" in manifest.version \
+                or manifest.version.startswith("."):
+            raise TypeError("no valid version")
+        return manifest
+    except (UnicodeDecodeError, ValueError, TypeError) as exc:
+        what = "is empty" if not raw.strip() else f"is not a valid manifest ({type(exc).__name__}: {str(exc)[:80]})"
+        raise ManifestUnreadable(f"{path} {what}") from None
 
 
 def write_manifest(data_dir: Path, manifest: Manifest) -> None:
     """Atomic switch: write a temp file, fsync, rename over the old manifest."""
     path = Path(data_dir) / "manifest.json"
     tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(asdict(manifest), f, ensure_ascii=False, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(asdict(manifest), f, ensure_ascii=False, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # disk full, interrupted: the old manifest stays, the half-written file goes
+        tmp.unlink(missing_ok=True)
+        raise
     dfd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dfd)
@@ -160,10 +184,21 @@ def read_bm25(vdir: Path):
         return pickle.load(f)
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC/EDQUOT, also as SQLite or Chroma report it."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc).lower()
+    return "no space left" in text or "disk is full" in text
+
+
 def collect_garbage(data_dir: Path, keep: list[str], client=None) -> list[str]:
     """Remove version directories (and server collections) not in `keep`, e.g. those of
     superseded versions or of an ingest that was killed half-way."""
     removed = []
+    for tmp in Path(data_dir).glob("manifest.tmp-*"):  # left by an ingest killed while switching
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp.name)
     vroot = Path(data_dir) / "versions"
     if vroot.is_dir():
         for d in vroot.iterdir():
