@@ -196,6 +196,7 @@ def _status(handle: IndexHandle, answerer: Answerer, settings: Settings) -> str:
 def build_ui(settings: Settings, handle: IndexHandle, answerer: Answerer,
              pool: AnswerPool | None = None) -> gr.Blocks:
     pool = pool or shared_pool(settings)  # the same bound as the API: neither queues behind the other
+
     def toc_value() -> str:
         try:
             return toc_markdown(handle.get().sections)
@@ -276,7 +277,7 @@ def build_ui(settings: Settings, handle: IndexHandle, answerer: Answerer,
                     elif ev["type"] == "done":
                         answer = ev["answer"]
             except Overloaded as exc:
-                chat[-1] = {"role": "assistant", "content": str(exc)}
+                chat[-1] = {"role": "assistant", "content": safe_markdown(str(exc))}
                 yield chat, history, _quotes, "", gr.update(), gr.update()
                 return
             except IndexMissing:
