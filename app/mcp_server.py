@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from mcp.server.mcpserver import MCPServer
 
+SECTION_NUMBER = re.compile(r"§?\s*(?:\d{1,2}|A)(?:\.\d{1,2}){0,4}")
 NO_INDEX = "还没有索引：请先运行 `report-qa ingest`。No index yet: run `report-qa ingest` first."
 INSTRUCTIONS = ("Answers questions about the InternLM2 Technical Report (Chinese translation) with cited "
                 "sections [§N]. Use `ask` for an answer, `search` for ranked passages, `get_section` for a "
@@ -98,8 +100,9 @@ def build_mcp(settings: Settings, handle: IndexHandle, answerer: Answerer | None
         (without its sub-sections, which are listed), e.g. "2.1" or "§4.2.1"."""
         found = section_payload(index_or_fail(), number)
         if found is None:
-            raise ToolError(f"没有第 {number} 节；目录见资源 report://toc。"
-                            f"No section '{number}'; the report://toc resource lists them.")
+            shown = number.strip() if SECTION_NUMBER.fullmatch(number.strip()) else "…"  # never echo anything else
+            raise ToolError(f"没有第 {shown} 节；目录见资源 report://toc。"
+                            f"No section '{shown}'; the report://toc resource lists them.")
         return found
 
     @server.resource("report://toc", name="toc", title="目录 Table of contents", mime_type="application/json",

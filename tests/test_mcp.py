@@ -40,6 +40,7 @@ async def exercise(client: Client) -> dict:
     out["bad_top_k"] = await client.call_tool("search", {"query": "InternEvo", "top_k": 99})
     out["section"] = await client.call_tool("get_section", {"number": "§2.1"})
     out["unknown"] = await client.call_tool("get_section", {"number": "9.9"})
+    out["garbage"] = await client.call_tool("get_section", {"number": "<img src=x onerror=alert(1)>"})
     out["resources"] = (await client.list_resources()).resources
     out["toc"] = await client.read_resource("report://toc")
     return out
@@ -70,6 +71,8 @@ def check(out: dict, own_answer: dict) -> None:
     assert section["number"] == "2.1" and "InternEvo" in section["text"] and section["subsections"] == []
     unknown = out["unknown"]
     assert unknown.is_error and "No section '9.9'" in unknown.content[0].text
+    garbage = out["garbage"]
+    assert garbage.is_error and "No section '…'" in garbage.content[0].text and "<img" not in garbage.content[0].text
 
     assert [str(r.uri) for r in out["resources"]] == ["report://toc"]
     toc = json.loads(out["toc"].contents[0].text)

@@ -100,9 +100,12 @@ def test_earlier_messages_are_the_history(server, client):
     assert own["answer"] != api_ask(server, "那 20B 的呢？")["answer"]  # the history was used
 
 
-def test_refusal_is_the_same_refusal(client):
-    r = client.chat.completions.create(model="report-qa", messages=[{"role": "user", "content": "Qwen2-7B 的 MMLU 多少分？"}])
-    assert "没有提到 Qwen2-7B" in r.choices[0].message.content
+def test_refusal_is_the_same_refusal(server, client):
+    question = "Qwen2-7B 的 MMLU 多少分？"
+    r = client.chat.completions.create(model="report-qa", messages=[{"role": "user", "content": question}])
+    own = api_ask(server, question)
+    assert own["answerable"] is False and r.choices[0].message.content == own["answer"]
+    assert "Qwen2-7B" in own["answer"]
     assert r.model_extra["answerable"] is False and r.model_extra["citations"] == []
 
 
