@@ -398,7 +398,7 @@ def test_hostile_questions_stay_text(chat):
     assert page.evaluate(DANGEROUS_JS) == []
 
 
-def test_hostile_llm_output_stays_text(blank, llm_server):
+def test_hostile_llm_output_stays_text(blank, llm_server, tmp_path):
     page = blank
     page.goto(llm_server["url"])
     page.wait_for_selector("#question textarea")
@@ -406,6 +406,7 @@ def test_hostile_llm_output_stays_text(blank, llm_server):
     chip(page, "2.1")
     text = last_bot_text(page)
     assert "HOSTILE" in text and "onerror=alert(1)" in text, text  # the payloads are visible as text
+    shot(page, tmp_path, "desktop-hostile-llm")
     time.sleep(0.5)
     assert page.dialogs == [], page.dialogs
     assert page.evaluate(DANGEROUS_JS) == []
