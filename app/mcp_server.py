@@ -57,8 +57,21 @@ def build_mcp(settings: Settings, handle: IndexHandle, answerer: Answerer | None
             return pool.call(fn, *args)
         except Overloaded as exc:
             raise ToolError(str(exc)) from None
+
     # WARNING: the SDK configures the root logger at this level when none is set
     server = MCPServer("report-qa", instructions=INSTRUCTIONS, log_level="WARNING")
+
+    def text_arg(value: str, what_zh: str, what_en: str) -> str:
+        v = value.strip()
+        if not v:
+            raise ToolError(f"{what_zh}为空。The {what_en} is empty.")
+        if len(v) > MAX_QUESTION:
+            raise ToolError(f"{what_zh}最多 {MAX_QUESTION} 个字符。The {what_en} may have at most {MAX_QUESTION} characters.")
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ToolError(f"{what_zh}含有无效字符。The {what_en} contains invalid characters.") from None
+        return v
 
     def index_or_fail(error=ToolError):
         try:
@@ -71,11 +84,7 @@ def build_mcp(settings: Settings, handle: IndexHandle, answerer: Answerer | None
         """回答一个关于《InternLM2 技术报告》的问题，附带章节出处 [§N]。Answer a question about the
         InternLM2 Technical Report, citing its sections as [§N]. Returns the answer, whether the report
         covers the question (`answerable`; false means the report does not answer it), and the citations."""
-        q = question.strip()
-        if not q:
-            raise ToolError("问题为空，请输入一个问题。The question is empty: ask something about the report.")
-        if len(q) > MAX_QUESTION:
-            raise ToolError(f"问题最多 {MAX_QUESTION} 个字符。The question may have at most {MAX_QUESTION} characters.")
+        q = text_arg(question, "问题", "question")
         index_or_fail()
         return answer_payload(pooled(answerer.ask, q))
 
@@ -84,11 +93,7 @@ def build_mcp(settings: Settings, handle: IndexHandle, answerer: Answerer | None
                top_k: Annotated[int, Field(description="How many sections, 1-20.")] = 5) -> dict[str, Any]:
         """检索最相关的章节与原文段落（不生成回答）。Search the report: the top_k most relevant sections
         (1–20) with their best passages, without composing an answer."""
-        q = query.strip()
-        if not q:
-            raise ToolError("检索词为空。The query is empty.")
-        if len(q) > MAX_QUESTION:
-            raise ToolError(f"检索词最多 {MAX_QUESTION} 个字符。The query may have at most {MAX_QUESTION} characters.")
+        q = text_arg(query, "检索词", "query")
         if not 1 <= top_k <= 20:
             raise ToolError("top_k 必须在 1 到 20 之间。top_k must be between 1 and 20.")
         index_or_fail()

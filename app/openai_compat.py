@@ -3,8 +3,8 @@
 The last user message is the question, earlier user/assistant messages are the history. The answer
 text keeps its [§N] markers; responses also carry a top-level `citations` list (and `answerable`,
 `notice`) that standard clients ignore. API_TOKEN is the API key: app/auth.py guards /v1 like every
-route. Parameters we do not use (temperature, max_tokens, tools, …)
-are ignored; a body of the wrong shape gets OpenAI's error object with a 400.
+route. Parameters we do not use (temperature, max_tokens, tools, …) are ignored; a body of the wrong
+shape gets OpenAI's error object with a 400.
 """
 
 from __future__ import annotations
@@ -55,17 +55,25 @@ class ChatRequest:
     stream: bool = False
 
 
+def _checked(text: str, param: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the JSON)
+        raise _bad(param, "文本含有无效字符。", "the text contains invalid characters (lone surrogates).") from None
+    return text
+
+
 def _text(content: object, param: str) -> str:
     """A message's text: a string, or a list of {"type": "text", "text": …} parts."""
     if isinstance(content, str):
-        return content
+        return _checked(content, param)
     if isinstance(content, list):
         parts = []
         for part in content:
             if not (isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)):
                 raise _bad(param, "只支持文本内容。", "only text content parts are supported.")
             parts.append(part["text"])
-        return "\n".join(parts)
+        return _checked("\n".join(parts), param)
     if content is None:
         return ""
     raise _bad(param, "content 必须是字符串或文本片段列表。", "content must be a string or a list of text parts.")

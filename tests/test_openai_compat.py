@@ -157,6 +157,9 @@ def test_wrong_shapes_get_openai_error_400(server, body, param):
 def test_malformed_json_is_a_400(server):
     r = raw_chat(server, b'{"model": "report-qa", "messages": [')
     assert r.status_code == 400 and "not valid JSON" in r.json()["error"]["message"]
+    r = raw_chat(server, b'{"model": "report-qa", "messages": [{"role": "user", "content": "MFU \\ud800"}]}')
+    assert r.status_code == 400 and r.json()["error"]["param"] == "messages.[0].content"
+    assert "invalid characters" in r.json()["error"]["message"]
 
 
 def test_openai_client_raises_bad_request(client):
