@@ -152,6 +152,8 @@ def serve(host, port, no_ingest):
     settings = get_settings()
     host, port = host or settings.host, port or settings.port
     emb = embeddings_for(settings)
+    if emb.available and hasattr(emb.embeddings, "preload"):
+        emb.embeddings.preload()  # the ONNX model loads while the index and the web chat start
     click.echo(f"检索模型 Embeddings: {emb.message}")
     if not no_ingest:
         try:
@@ -260,7 +262,6 @@ def export_onnx_command(model_dir):
     queries then run on onnxruntime without torch (EMBEDDING_BACKEND=torch keeps torch). Re-run
     `report-qa ingest` afterwards: the vectors change slightly, so the index is re-embedded."""
     _export_onnx(model_dir, required=True)
-
 
 
 def main():

@@ -202,31 +202,40 @@ class OnnxEmbeddings(Embeddings):
     BATCH = 16
 
     def __init__(self, model_dir: Path, onnx_file: Path, pipeline, query_prompt: str = "", threads: int = 1):
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
+        import onnxruntime  # noqa: F401  (fail here, at load, when it is missing)
 
         self.pipeline, self.query_prompt = pipeline, query_prompt
-        self.onnx_file, self.threads = Path(onnx_file), max(1, threads)
-        self.tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(max_length=pipeline.max_length)
-        pad_id = self.tokenizer.token_to_id(pipeline.pad_token)
-        self.pad_id = 0 if pad_id is None else pad_id
-        self._ort = ort
-        self._session = None  # loaded on first use: an ingest with nothing to embed never pays for it
+        self.model_dir, self.onnx_file, self.threads = Path(model_dir), Path(onnx_file), max(1, threads)
+        # tokenizer and session are loaded on first use (or by preload()): an ingest with nothing to
+        # embed never pays for them (a 250k-piece tokenizer alone takes seconds and ~300 MB)
+        self._session = None
         self._lock = threading.Lock()
+
+    def preload(self) -> threading.Thread:
+        """Load the tokenizer and the session in the background (while the server starts)."""
+        t = threading.Thread(target=lambda: self.session, name="onnx-preload", daemon=True)
+        t.start()
+        return t
 
     @property
     def session(self):
         if self._session is None:
             with self._lock:
                 if self._session is None:
-                    opts = self._ort.SessionOptions()
+                    import onnxruntime as ort
+                    from tokenizers import Tokenizer
+
+                    tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+                    tokenizer.no_padding()
+                    tokenizer.enable_truncation(max_length=self.pipeline.max_length)
+                    pad_id = tokenizer.token_to_id(self.pipeline.pad_token)
+                    opts = ort.SessionOptions()
                     # parallelism comes from the answer pool (a request per core); spinning threads would steal it
                     opts.intra_op_num_threads = self.threads
                     opts.inter_op_num_threads = 1
                     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                    session = self._ort.InferenceSession(str(self.onnx_file), opts, providers=["CPUExecutionProvider"])
+                    session = ort.InferenceSession(str(self.onnx_file), opts, providers=["CPUExecutionProvider"])
+                    self.tokenizer, self.pad_id = tokenizer, 0 if pad_id is None else pad_id
                     self.inputs = {i.name for i in session.get_inputs()}
                     self._session = session
         return self._session
