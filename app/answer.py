@@ -6,20 +6,20 @@ refers to a section that was actually retrieved.
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Iterator
 
-from ingest.chunking import split_sentences
 from ingest.keywords import CJK, query_groups, tokenize
 from ingest.settings import Settings
+from ingest.units import UnitRecord, clean
 
 from .index import IndexHandle
 from .retrieval import Retrieval, SectionHit, Weighted, coverage, never_together, retrieve, unknown_names
+from .selection import CANDIDATE_SECTIONS, FEATURES, Candidate, candidates, load_weights, score
 
 CITE = re.compile(r"\[§\s*([0-9A](?:\.\d+)*)\s*\]")
-MD_NOISE = re.compile(r"\*\*|`")
-FIGURE_LINE = re.compile(r"^图\s*\d+")
 
 
 @dataclass
@@ -61,6 +61,12 @@ def _and(items: list[str], zh: bool) -> str:
     return ("、" if zh else ", ").join(items[:-1]) + ("和" if zh else " and ") + items[-1]
 
 
+def _or(items: list[str]) -> str:
+    """“A”, “B” or “C”"""
+    quoted = [f"“{t}”" for t in items]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
 def _as_written(term: str, text: str) -> str:
     """A lower-cased query term as the user wrote it ("gpt-4" → "GPT-4")."""
     m = re.search(re.escape(term).replace("_", "[ _-]"), text, re.IGNORECASE)
@@ -76,194 +82,137 @@ NOT_COVERED = {
 
 # --- extractive mode ---------------------------------------------------------------------------
 
-@dataclass
-class Unit:
-    section: SectionHit
-    kind: str  # "sentence" | "row"
-    text: str
-    score: float = 0.0
-    coverage: float = 0.0
-    caption: str = ""
-    header: list[str] = field(default_factory=list)
-    cells: list[str] = field(default_factory=list)
-    order: tuple = ()
-    raw: str = ""  # the passage exactly as in the Markdown
-    figure: bool = False  # part of a figure caption / description
-    named: bool = False  # a table row whose model the question names
-    tokens: frozenset = frozenset()  # what it is matched on (its text and context)
-    context: str = ""  # the section's path and English title: part of what a sentence means
-
-
-PARA_LEAD = re.compile(r"^\s*(?:[-*]|\d+\.)?\s*\*\*([^*\n]{2,60})\*\*")
-PARAGRAPHS = re.compile(r"\n\n|\n(?=\s*(?:[-*]|\d+\.)\s)")  # blank lines; each list item is its own
-
-
-def _clean(text: str) -> str:
-    return MD_NOISE.sub("", text).strip()
-
-
-def _units(sec: SectionHit, rank: int, max_chunks: int = 3) -> list[Unit]:
-    out: list[Unit] = []
-    context = f"{sec.path} {sec.title_en}"
-    for ci, hit in enumerate(sec.hits[:max_chunks]):
-        c = hit.chunk
-        if c["kind"] == "table":
-            lines = c["text"].splitlines()
-            rows = [l for l in lines if l.lstrip().startswith("|")]
-            caption = next((l for l in lines if l.strip() and not l.lstrip().startswith("|")), "")
-            if len(rows) < 3:
-                continue
-            header = [_clean(x) for x in rows[0].strip().strip("|").split("|")]
-            for ri, row in enumerate(rows[2:]):
-                cells = [_clean(x) for x in row.strip().strip("|").split("|")]
-                if sum(1 for x in cells if x) < 2:  # group rows such as "≤ 7B 模型"
-                    continue
-                out.append(Unit(sec, "row", " | ".join(cells), caption=_clean(caption), header=header,
-                                cells=cells, order=(rank, ci, ri), context=context, raw=row))
-        elif c["kind"] == "text":
-            for pi, para in enumerate(PARAGRAPHS.split(c["text"])):
-                figure = bool(FIGURE_LINE.match(para))
-                # "**AlignBench** …": the paragraph's bold lead names what its sentences are about
-                lead = PARA_LEAD.match(para)
-                pcontext = f"{context} {lead.group(1)}" if lead else context
-                for si, sent in enumerate(split_sentences(para.replace("\n", " "))):
-                    if len(sent) >= 6:
-                        out.append(Unit(sec, "sentence", _clean(sent), order=(rank, ci, pi, si), context=pcontext,
-                                        raw=sent, figure=figure))
-    return out
-
-
-NUMERIC_Q = re.compile(r"多少|几|多大|多长|多高|比例|占比|得分|分数|how (many|much|long|large|big)|what (is|was|are)"
-                       r"[^?？]*\b(rate|score|size|number|ratio|percentage|value|length)|\bscores?\b", re.IGNORECASE)
-HAS_NUMBER = re.compile(r"\d")
-# a table row *is* a score/result: words that ask for one are satisfied by the row itself
-ROW_IMPLIED = "得分 分数 结果 成绩 表现 性能 分 score scores result results performance accuracy"
-
-
-def _score_units(units: list[Unit], groups: list[list[str]], idf: dict[str, float], numeric: bool = False) -> None:
-    flat = {t for g in groups for t in g}
-    weighted = Weighted.of(groups, idf)
-    for u in units:
-        basis = (f"{u.context} {u.text}" if u.kind == "sentence"
-                 else f"{u.context} {u.caption} {' '.join(u.header)} {u.text} {ROW_IMPLIED}")
-        toks = set(tokenize(basis))
-        u.tokens = frozenset(toks)
-        u.coverage = coverage(weighted, toks)
-        u.score = u.coverage
-        if u.kind == "row":
-            # a row is the answer when the question names both its model and one of its columns
-            name_hit = u.named = bool(set(tokenize(u.cells[0])) & flat)
-            col_hit = any(set(tokenize(h)) & flat for h in u.header[1:])
-            u.score += 0.15 * name_hit + 0.1 * (name_hit and col_hit)
-        elif u.figure:
-            u.score -= 0.1  # a figure's description names things, it rarely states the answer
-        if numeric and HAS_NUMBER.search(u.text if u.kind == "sentence" else " ".join(u.cells[1:])):
-            u.score += 0.08  # "how many …" is answered by a sentence or row that has numbers
-        u.score += 0.08 / (1 + u.order[0])  # prefer better-ranked sections
-
-
-def _row_sentence(u: Unit, groups: list[list[str]], zh: bool) -> str:
+def _row_sentence(u: UnitRecord, section: str, groups: list[list[str]], zh: bool) -> str:
+    """A table row as a sentence, with the columns the question asks about (all when it names none)."""
     qs = {t for g in groups for t in g}
-    pairs = list(zip(u.header[1:], u.cells[1:]))
+    pairs = [(h, v) for h, v in zip(u.header[1:], u.cells[1:]) if v]
     wanted = [(h, v) for h, v in pairs if set(tokenize(h)) & qs]
     shown = wanted or pairs
-    values = "、".join(f"{h} {v}" for h, v in shown) if zh else ", ".join(f"{h}: {v}" for h, v in shown)
     table = re.match(r"^(表\s*\d+)", u.caption)
-    tname = table.group(1).replace(" ", " ") if table else "表"
+    tname = table.group(1) if table else "表"
+    group = u.context.rsplit(" ", 1)[-1] if u.context and "模型" in u.context.rsplit(" ", 1)[-1] else ""
     if zh:
-        return f"{tname}（§{u.section.number}）中，{u.cells[0]} 的结果为：{values}。"
-    tnum = re.sub(r"^表\s*", "Table ", tname)
-    return f"In {tnum} (§{u.section.number}), {u.cells[0]} scores {values}."
+        values = "、".join(f"{h} 为 {v}" for h, v in shown)
+        return f"{tname}（§{section}）中，{u.cells[0]}{'（' + group + '）' if group else ''}的 {values}。"
+    values = ", ".join(f"{h}: {v}" for h, v in shown)
+    tname = re.sub(r"^表\s*", "Table ", tname)
+    return f"In {tname} (§{section}), {u.cells[0]} scores {values}."
 
 
-COMPLEMENT = 0.1  # share of the question a second sentence must add to be quoted too
+@dataclass
+class Extract:
+    """What extractive mode found: the answer text, the citations, the chosen candidates."""
+    text: str
+    citations: list[Citation]
+    chosen: list[Candidate]
 
 
-def ranked_units(sections: list[SectionHit], q_tokens: list[list[str]], question: str,
-                 idf: dict[str, float]) -> list[Unit]:
-    """The sentences and table rows of the top sections, best first."""
-    units = [u for rank, sec in enumerate(sections[:5]) for u in _units(sec, rank)]
-    _score_units(units, q_tokens, idf, numeric=bool(NUMERIC_Q.search(question)))
-    return sorted(units, key=lambda u: -u.score)
+def choose(ranked: list[Candidate], weighted: Weighted, select: dict) -> list[Candidate]:
+    """The best unit, plus up to two more that the fitted model rates nearly as likely (a tie) or that
+    say what the best one lacks (part of a question that asks several things)."""
+    best = ranked[0]
+    chosen = [best]
+    seen_tokens = set(best.tokens)
+    tie, partial, adds = select.get("tie", 0.6), select.get("partial", 0.15), select.get("adds", 0.1)
+    for c in ranked[1:12]:
+        if len(chosen) == select.get("max_units", 3):
+            break
+        ratio = math.exp(c.score - best.score)
+        gain = coverage(weighted, frozenset(seen_tokens | c.tokens)) - coverage(weighted, frozenset(seen_tokens))
+        same_table = (c.unit.kind == best.unit.kind == "row" and c.unit.chunk == best.unit.chunk
+                      and c.features[FEATURES.index("row_name")] and best.features[FEATURES.index("row_name")])
+        if ratio >= tie or (ratio >= partial and gain >= adds) or same_table:
+            chosen.append(c)
+            seen_tokens |= c.tokens
+    return chosen
+
+
+def _context(index, best: Candidate) -> list[UnitRecord]:
+    """The sentences around the best one in its paragraph: the longer quotation."""
+    u = best.unit
+    if u.kind != "sentence":
+        return []
+    para = [index.units[i] for i in index.units_by_section.get(u.section, ())
+            if index.units[i].kind == "sentence" and index.units[i].order[:2] == u.order[:2]]
+    para.sort(key=lambda x: x.order)
+    at = next((k for k, x in enumerate(para) if x.id == u.id), 0)
+    return para[max(0, at - 1): at + 2]
+
+
+def extractive_answer(r: Retrieval, question: str, index) -> Extract:
+    """The answer first (the sentences or rows that state the asked fact, cited), then the passage
+    around the best one as a quotation."""
+    zh = is_chinese(question)
+    groups = question_groups(r)
+    weighted = Weighted.of(groups, index.idf)
+    cands = candidates(index, r, question, weighted, r.vector)
+    if not cands:
+        return Extract("", [], [])
+    hybrid = r.vector is not None and index.unit_vectors is not None
+    weights = load_weights()
+    mode = "hybrid" if hybrid else "keyword"
+    ranked = score(cands, weights[mode])
+    chosen = choose(ranked, weighted, weights["select"][mode])
+    best = chosen[0]
+
+    def render(c: Candidate) -> str:
+        return _row_sentence(c.unit, c.section.number, groups, zh) if c.unit.kind == "row" else c.unit.text
+
+    # the first line: every chosen unit, in reading order per section, each section cited once
+    by_section: dict[str, list[Candidate]] = {}
+    for c in chosen:
+        by_section.setdefault(c.section.number, []).append(c)
+    parts = []
+    for number, cs in by_section.items():
+        cs.sort(key=lambda c: c.unit.order)
+        body = ""
+        for prev, c in zip([None, *cs], cs):
+            if prev is not None:
+                adjacent = (prev.unit.kind == c.unit.kind == "sentence" and prev.unit.order[:2] == c.unit.order[:2]
+                            and c.unit.order[2] - prev.unit.order[2] == 1)
+                body += ("" if zh else " ") if adjacent else ("……" if zh else " … ")
+            body += render(c)
+        parts.append(f"{body} [§{number}]" if zh or best.unit.kind == "row" and len(cs) == 1 and cs[0].unit.kind == "row"
+                     else f"“{body}” [§{number}]")
+    sec = best.section
+    if zh:
+        first = f"根据报告第 {sec.number} 节（{sec.title_zh}）：{parts[0]}" + "".join(f"；另见 {p}" for p in parts[1:])
+    else:
+        first = (f"According to §{sec.number} ({sec.title_en}): {parts[0]}"
+                 + "".join(f"; see also {p}" for p in parts[1:]))
+    text = first
+    around = [u for u in _context(index, best) if u.id not in {c.unit.id for c in chosen}]
+    if around:
+        quote = "".join(u.text if zh else u.text + " " for u in sorted([*around, best.unit], key=lambda u: u.order))
+        label = f"原文（§{sec.number} {sec.title_zh}）" if zh else f"The passage (§{sec.number} {sec.title_en})"
+        text += f"\n\n> {label}：{quote.strip()}" if zh else f"\n\n> {label}: {quote.strip()}"
+
+    used = {c.section.number: c for c in reversed(chosen)}
+    best_per_section: dict[str, Candidate] = {}
+    for c in ranked:
+        best_per_section.setdefault(c.section.number, c)
+    citations = []
+    for s in r.sections:
+        c = used.get(s.number) or best_per_section.get(s.number)
+        snippet = render(c) if c else clean(s.best.chunk["text"])[:200]
+        citations.append(Citation(s.number, s.title_zh, snippet, round(s.score, 5), s.number in used,
+                                  c.unit.raw if c else ""))
+    citations.sort(key=lambda c: not c.used)
+    return Extract(text, citations, chosen)
+
+
+def coverage_evidence(index, sections: list[SectionHit], weighted: Weighted) -> float:
+    """How much of the question the best-covering unit of these sections holds (0..1): whether the
+    report covers the question at all, calibrated as ANSWER_MIN_EVIDENCE."""
+    best = 0.0
+    for sec in sections[:CANDIDATE_SECTIONS]:
+        for i in index.units_by_section.get(sec.number, ()):
+            best = max(best, coverage(weighted, index.unit_tokens[i]))
+    return best
 
 
 def question_groups(r: Retrieval) -> list[list[str]]:
     return query_groups(r.query) or [[t] for t in r.tokens]
-
-
-def extractive_answer(r: Retrieval, question: str, idf: dict[str, float]) -> tuple[str, list[Citation], float]:
-    """Compose an answer from the best sentences / table rows of the top sections."""
-    zh = is_chinese(question)
-    q_tokens = question_groups(r)
-    units = ranked_units(r.sections, q_tokens, question, idf)
-    if not units:
-        return "", [], 0.0
-    best = units[0]
-    chosen = [best]
-    weighted = Weighted.of(q_tokens, idf)
-
-    def _adds(u: Unit) -> bool:
-        """It covers at least COMPLEMENT of the question that the best unit does not."""
-        return coverage(weighted, best.tokens | u.tokens) - best.coverage >= COMPLEMENT
-
-    # more evidence: a neighbouring sentence, a tie, a sentence saying what the best lacks, the
-    # table's other named rows, or another section's best
-    for u in units[1:8]:
-        if len(chosen) == 3:
-            break
-        same_section = u.section is best.section
-        if u.kind == best.kind == "sentence" and same_section:
-            adjacent = u.order[:3] == best.order[:3] and abs(u.order[3] - best.order[3]) == 1
-            if adjacent and u.coverage >= 0.3 * best.coverage:
-                chosen.append(u)
-            elif len(chosen) < 2 and (u.score >= best.score - 0.01 or _adds(u)):
-                # a tie (either may hold the answer), or it says what the best one lacks
-                # ("InternEvo … 53%" beside "DeepSpeed … 36%")
-                chosen.append(u)
-        elif same_section and u.kind == "row" and u.score >= 0.85 * best.score:
-            chosen.append(u)
-        elif u.kind == best.kind == "row" and u.named and best.named and u.order[:2] == best.order[:2]:
-            chosen.append(u)  # "InternLM2-Chat-20B vs GPT-3.5": both rows of the table
-        elif not same_section and u.score >= 0.8 * best.score and len(chosen) < 2:
-            chosen.append(u)
-    same = [u for u in chosen if u.section is best.section]
-    same.sort(key=lambda u: u.order)
-    others = [u for u in chosen if u.section is not best.section]
-
-    def render(u: Unit) -> str:
-        return _row_sentence(u, q_tokens, zh) if u.kind == "row" else u.text
-
-    sec = best.section
-    body = ""
-    for prev, u in zip([None, *same], same):
-        gap = (prev is not None and prev.kind == u.kind == "sentence"
-               and not (prev.order[:3] == u.order[:3] and u.order[3] - prev.order[3] == 1))
-        body += ("……" if zh else " … ") if gap else ("" if zh or prev is None else " ")
-        body += render(u)
-    if zh:
-        text = f"根据报告第 {sec.number} 节（{sec.title_zh}）：{body} [§{sec.number}]"
-        for u in others:
-            text += f"\n\n另见第 {u.section.number} 节（{u.section.title_zh}）：{render(u)} [§{u.section.number}]"
-    else:
-        lead = "" if best.kind == "row" else f"According to §{sec.number} ({sec.title_en}), the report says: "
-        text = f"{lead}“{body}” [§{sec.number}]" if lead else f"{body} [§{sec.number}]"
-        for u in others:
-            text += (f"\n\nSee also §{u.section.number} ({u.section.title_en}): "
-                     f"{render(u) if u.kind == 'row' else '“' + render(u) + '”'} [§{u.section.number}]")
-    used: dict[str, Unit] = {}
-    for u in chosen:
-        used.setdefault(u.section.number, u)
-    best_per_section: dict[str, Unit] = {}
-    for u in units:  # units are sorted best first
-        best_per_section.setdefault(u.section.number, u)
-    citations = []
-    for s in r.sections:
-        u = used.get(s.number) or best_per_section.get(s.number)
-        snippet = render(u) if u else _clean(s.best.chunk["text"])[:200]
-        citations.append(Citation(s.number, s.title_zh, snippet, round(s.score, 5), s.number in used,
-                                  u.raw if u else ""))
-    citations.sort(key=lambda c: not c.used)
-    return text, citations, best.coverage
 
 
 # --- LLM mode ----------------------------------------------------------------------------------
@@ -293,10 +242,15 @@ def context_block(r: Retrieval, allowed: set[str] | None = None, limit: int = 70
     return "\n\n---\n\n".join(parts)
 
 
-def llm_messages(question: str, history: list[dict] | None, r: Retrieval, allowed: set[str] | None = None) -> list:
+def llm_messages(question: str, history: list[dict] | None, r: Retrieval, allowed: set[str] | None = None,
+                 chosen: list[Candidate] | None = None) -> list:
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-    msgs = [SystemMessage(SYSTEM_PROMPT + "\n\n# 报告章节（Report sections）\n\n" + context_block(r, allowed))]
+    key = ""
+    if chosen:  # the sentences or rows that extractive mode found to state the asked fact come first
+        key = "# 最相关的原文（Most relevant passages）\n\n" + "\n".join(
+            f"- [§{c.section.number}] {c.unit.raw.strip()}" for c in chosen) + "\n\n"
+    msgs = [SystemMessage(SYSTEM_PROMPT + "\n\n" + key + "# 报告章节（Report sections）\n\n" + context_block(r, allowed))]
     for m in (history or [])[-6:]:
         msgs.append(HumanMessage(m["content"]) if m.get("role") == "user" else AIMessage(m["content"]))
     msgs.append(HumanMessage(question))
@@ -385,21 +339,18 @@ class Answerer:
         top_k = top_k or self.settings.top_k
         # look at a few more sections than will be cited: the best passage may rank 3rd–5th
         r = retrieve(self.handle, question, history, max(top_k, 5))
-        idf = self.handle.get().idf
+        index = self.handle.get()
         zh = is_chinese(question)
         notices = [r.notice] if r.notice else []
         gen = self.generation_mode
-        text, citations, unit_score = extractive_answer(r, question, idf)
-        citations = citations[:top_k]
-        if r.keyword_sections is not None and r.keyword_sections is not r.sections:
-            # whether the report covers the question is judged on what its words find (the keyword
-            # ranking), as calibrated; the dense model only changes which passages answer it
-            units = ranked_units(r.keyword_sections, question_groups(r), question, idf)
-            unit_score = units[0].coverage if units else 0.0
-        evidence = unit_score if citations else 0.0
+        ex = extractive_answer(r, question, index)
+        text, citations = ex.text, ex.citations[:top_k]
+        # whether the report covers the question is judged on what its words find (the keyword
+        # ranking), as calibrated; the dense model only changes which passages answer it
+        judged = r.keyword_sections if r.keyword_sections is not None else r.sections
+        evidence = coverage_evidence(index, judged, Weighted.of(question_groups(r), index.idf)) if citations else 0.0
         mode = {"retrieval": r.mode, "generation": gen}
         yield {"type": "meta", "mode": mode, "sections": [s.number for s in r.sections]}
-        index = self.handle.get()
         unknown = unknown_names(question, index)
         apart = [] if unknown else never_together(r.query, index)
         if unknown or apart:
@@ -408,9 +359,10 @@ class Answerer:
         if evidence < self.settings.answer_min_evidence or not citations:
             msg = NOT_COVERED[zh]
             if unknown:
-                listed = "、".join(unknown) if zh else ", ".join(unknown)
-                msg = (f"报告中没有提到 {listed}，因此无法据此回答这个问题。" if zh else
-                       f"The report never mentions {listed}, so it cannot answer this question.")
+                # the missing names as the user wrote them ("Capital", "France"), in a sentence
+                terms = [_as_written(x, question) for x in unknown]
+                msg = (f"报告中没有提到{_and(['“' + t + '”' for t in terms], zh)}，因此无法据此回答这个问题。" if zh
+                       else f"The report does not mention {_or(terms)}, so it cannot answer this question.")
             elif apart:
                 terms = [_as_written(x, r.query) for x in apart]
                 msg = (f"报告中没有哪一段同时讲到{_and(['“' + t + '”' for t in terms], zh)}，因此无法据此回答这个问题。"
@@ -425,7 +377,7 @@ class Answerer:
             filt = CitationFilter(allowed)
             parts: list[str] = []
             try:
-                for chunk in self.llm.stream(llm_messages(question, history, r, allowed)):
+                for chunk in self.llm.stream(llm_messages(question, history, r, allowed, ex.chosen)):
                     piece = filt.feed(chunk.content if isinstance(chunk.content, str) else "")
                     if piece:
                         parts.append(piece)

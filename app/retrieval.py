@@ -56,6 +56,7 @@ class Retrieval:
     evidence: float  # strength of the best match, 0..1
     notice: str = ""
     keyword_sections: list[SectionHit] | None = None  # the BM25 ranking alone (same as sections in keyword mode)
+    vector: np.ndarray | None = None  # the query's embedding (hybrid mode), reused to rank answer units
 
 
 def retrieval_query(question: str, history: list[dict] | None) -> str:
@@ -236,6 +237,7 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
 
     # keyword-only by design is reported by the status line; a notice here means degradation
     notice = index.notice if index.manifest.retrieval_mode == "hybrid" else ""
+    vec = None
     if index.collection is not None:
         try:
             vec = handle.query_vector(query)
@@ -264,7 +266,7 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
         [Hit(h.chunk, 1.0 / (RRF_K + h.bm25_rank + 1) + 0.02 * h.coverage, h.bm25_rank, coverage=h.coverage)
          for h in hits.values() if h.bm25_rank is not None], top_k)
     evidence = max((h.coverage for s in ranked for h in s.hits), default=0.0)
-    return Retrieval(query, tokens, ranked, mode, evidence, notice, keyword)
+    return Retrieval(query, tokens, ranked, mode, evidence, notice, keyword, vec if mode == "hybrid" else None)
 
 
 def _by_section(hits, top_k: int) -> list[SectionHit]:

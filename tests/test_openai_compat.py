@@ -232,3 +232,26 @@ def test_busy_pool_is_an_openai_503_with_retry_after(built_index):
     r = client.post("/v1/chat/completions", json=body)
     assert r.status_code == 200 and "4e-5" in r.json()["choices"][0]["message"]["content"]
     assert pool.in_flight == 0 and pool.completed >= 1
+
+
+def test_v1_served_alone_still_needs_the_key(built_index):
+    """Without app/auth.py's middleware (the router mounted on its own), /v1 still checks API_TOKEN."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from app.answer import Answerer
+    from app.index import IndexHandle
+    from app.openai_compat import openai_router
+
+    settings = built_index.model_copy(update={"api_token": TOKEN})
+    handle = IndexHandle(settings)
+    app = FastAPI()
+    app.include_router(openai_router(settings, handle, Answerer(settings, handle)))
+    client = TestClient(app)
+    body = {"model": "report-qa", "messages": [{"role": "user", "content": SFT}]}
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        r = client.post("/v1/chat/completions", json=body, headers=headers)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key" and "4e-5" not in r.text
+        assert client.get("/v1/models", headers=headers).status_code == 401
+    r = client.post("/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 200 and "4e-5" in r.json()["choices"][0]["message"]["content"]

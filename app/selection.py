@@ -1,0 +1,171 @@
+"""Which sentence or table row states the asked fact.
+
+Every unit (sentence or table row, see ingest/units.py) of the top sections is a candidate. Each gets
+a few features — how much of the question it covers, how close the dense model puts it to the
+question, where its section ranks, whether it is a row naming the asked model and column, whether
+it has what the question type asks for (a number, a reason, a means, a list) — and the features are
+combined with weights fitted on the development questions (benchmarks/fit_selection.py writes
+selection_weights.json beside this file). No weight here is set by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ingest.keywords import tokenize
+from ingest.units import UnitRecord
+
+from .index import LoadedIndex
+from .retrieval import Retrieval, SectionHit, Weighted, coverage
+
+WEIGHTS_FILE = Path(__file__).with_name("selection_weights.json")
+CANDIDATE_SECTIONS = 5
+
+# what kind of answer the question asks for
+Q_NUMERIC = re.compile(r"多少|几[个层种项次倍轮张类条]?|多大|多长|多高|比例|占比|得分|分数|准确率|数量|规模|"
+                       r"how (many|much|long|large|big|high)|what (is|was|are|were)[^?？]*\b(rate|score|size|number|"
+                       r"ratio|percentage|share|value|length|count|accuracy)|\bscores?\b|\bpercent", re.IGNORECASE)
+Q_WHY = re.compile(r"为什么|为何|原因|目的|why\b|what for|purpose|reason", re.IGNORECASE)
+Q_HOW = re.compile(r"怎么|怎样|如何|方法|方式|机制|策略|how (do|does|did|is|are|was|were|to)\b|in what way",
+                   re.IGNORECASE)
+Q_LIST = re.compile(r"哪些|哪几|有什么|包括|包含|分别|几个|几类|几种|which (ones|of)|what (are|were) the|list|kinds? of|"
+                    r"types? of", re.IGNORECASE)
+Q_WHICH = re.compile(r"哪个|哪一|哪种|哪款|什么|谁|叫什么|名字|which\b|what\b|who\b|name", re.IGNORECASE)
+Q_COMPARE = re.compile(r"比较|相比|对比|区别|差异|高于|低于|更好|更高|还是|versus|\bvs\.?\b|compared?|differ|better|"
+                       r"higher|lower|than\b", re.IGNORECASE)
+
+HAS_NUMBER = re.compile(r"\d|[一二两三四五六七八九十百千万亿]+\s*[个轮层种项次倍类条张位名组阶段步]")
+CAUSE = re.compile(r"因为|由于|为了|因此|所以|原因|旨在|以便|从而|使得|得益于|导致|以免|避免|目的是|这样")
+MEANS = re.compile(r"通过|采用|使用|利用|方法|步骤|首先|然后|具体|将|借助|基于|引入")
+ENUM = re.compile(r"、|；|以及|包括|分别|：")
+LATIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9.\-]{2,}")
+
+# (a softmax over one question's candidates ignores anything constant per question: no "gap" features)
+FEATURES = ["lex", "lex_own", "dense", "dense_own", "sec_rrf", "sec_top", "chunk_hit", "row", "row_name",
+            "row_col", "row_name_col", "figure", "num_x_num", "why_x_cause", "how_x_means",
+            "list_x_enum", "which_x_name", "cmp_x_multi", "title_cov", "novel", "first", "length",
+            "caption_cov"]
+
+
+@dataclass
+class Candidate:
+    index: int  # position in LoadedIndex.units
+    unit: UnitRecord
+    section: SectionHit
+    rank: int  # the section's rank
+    tokens: frozenset
+    coverage: float
+    features: np.ndarray
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class QuestionType:
+    numeric: bool
+    why: bool
+    how: bool
+    list: bool
+    which: bool
+    compare: bool
+
+    @classmethod
+    def of(cls, question: str) -> "QuestionType":
+        return cls(*(bool(p.search(question)) for p in (Q_NUMERIC, Q_WHY, Q_HOW, Q_LIST, Q_WHICH, Q_COMPARE)))
+
+
+@lru_cache(maxsize=1)
+def load_weights(path: str = str(WEIGHTS_FILE)) -> dict:
+    """{"hybrid": {feature: weight}, "keyword": {...}, "select": {...}, "fitted_on": ...}."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class UnitFacts:
+    """What a unit offers whatever the question: computed once per unit and index."""
+    name_tokens: frozenset  # a row's first cell
+    header_tokens: tuple  # a row's column headers (after the first)
+    caption_tokens: frozenset
+    latin: frozenset  # Latin-script names in it
+    has_number: bool
+    cause: bool
+    means: bool
+    enum: bool
+    many: bool  # two or more names or numbers: it can compare
+    first: bool
+    length: float
+
+
+def unit_facts(index: LoadedIndex, i: int) -> UnitFacts:
+    cache = index.__dict__.setdefault("_unit_facts", {})
+    f = cache.get(i)
+    if f is None:
+        u = index.units[i]
+        row = u.kind == "row"
+        body = " ".join(u.cells[1:]) if row else u.text
+        latin = frozenset(m.group(0).lower() for m in LATIN_NAME.finditer(u.text))
+        f = cache[i] = UnitFacts(
+            frozenset(tokenize(u.cells[0])) if row else frozenset(),
+            tuple(frozenset(tokenize(h)) for h in u.header[1:]) if row else (),
+            frozenset(tokenize(u.caption)) if row else frozenset(),
+            latin, bool(HAS_NUMBER.search(body)), bool(CAUSE.search(u.text)), bool(MEANS.search(u.text)),
+            bool(ENUM.search(u.text)), len(latin) >= 2 or len(re.findall(r"\d+(?:\.\d+)?", body)) >= 2,
+            u.order[1:] == (0, 0) or (row and u.order[2] == 0), math.log1p(len(u.text)) / 6)
+    return f
+
+
+def candidates(index: LoadedIndex, r: Retrieval, question: str, weighted: Weighted,
+               q_vector: np.ndarray | None) -> list[Candidate]:
+    """Every unit of the top sections, with its features (unscored)."""
+    qt = QuestionType.of(question)
+    flat = {t for g in weighted.groups for t in g}
+    q_latin = {m.group(0).lower() for m in LATIN_NAME.finditer(question)}
+    out: list[Candidate] = []
+    for rank, sec in enumerate(r.sections[:CANDIDATE_SECTIONS]):
+        hit_chunks = {h.chunk["id"] for h in sec.hits}
+        title_cov = coverage(weighted, frozenset(tokenize(f"{sec.path} {sec.title_en}")))
+        for i in index.units_by_section.get(sec.number, ()):
+            u, toks, uf = index.units[i], index.unit_tokens[i], unit_facts(index, i)
+            cov = coverage(weighted, toks)
+            row = u.kind == "row"
+            name = row and bool(uf.name_tokens & flat)
+            col = row and any(h & flat for h in uf.header_tokens)
+            f = {
+                "lex": cov, "lex_own": coverage(weighted, index.unit_own_tokens[i]), "sec_rrf": 1.0 / (1 + rank),
+                "sec_top": float(rank == 0), "chunk_hit": float(u.chunk in hit_chunks), "row": float(row),
+                "row_name": float(name), "row_col": float(col), "row_name_col": float(name and col),
+                "figure": float(u.figure), "num_x_num": float(qt.numeric and uf.has_number),
+                "why_x_cause": float(qt.why and uf.cause), "how_x_means": float(qt.how and uf.means),
+                "list_x_enum": float(qt.list and uf.enum), "which_x_name": float(qt.which and bool(uf.latin - q_latin)),
+                "cmp_x_multi": float(qt.compare and uf.many), "title_cov": title_cov,
+                "novel": math.log1p(len(index.unit_own_tokens[i] - flat)), "first": float(uf.first),
+                "length": uf.length, "caption_cov": coverage(weighted, uf.caption_tokens) if row else 0.0,
+            }
+            out.append(Candidate(i, u, sec, rank, toks, cov, np.array([f.get(k, 0.0) for k in FEATURES])))
+    if q_vector is not None and index.unit_vectors is not None:
+        rows = [c.index for c in out]
+        for name, vecs in (("dense", index.unit_vectors), ("dense_own", index.unit_own_vectors)):
+            if vecs is not None:
+                col = FEATURES.index(name)
+                for c, d in zip(out, vecs[rows] @ q_vector):
+                    c.features[col] = d
+    return out
+
+
+def score(cands: list[Candidate], weights: dict[str, float]) -> list[Candidate]:
+    """Scored, best first."""
+    w = np.array([weights.get(k, 0.0) for k in FEATURES])
+    for c in cands:
+        c.score = float(c.features @ w)
+    return sorted(cands, key=lambda c: -c.score)
+
+
+def mode_weights(hybrid: bool) -> dict[str, float]:
+    weights = load_weights()
+    return weights["hybrid" if hybrid else "keyword"]

@@ -1,0 +1,174 @@
+"""Answer units: the sentences and table rows an answer can quote.
+
+Ingest splits every chunk into units once, tokenizes them and (with a model) embeds them, so that
+answering only scores them. Pure functions; the I/O is in store.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass, field
+
+from .chunking import split_sentences
+
+MD_NOISE = re.compile(r"\*\*|`|</?u>")
+FIGURE_LINE = re.compile(r"^图\s*\d+")
+PARA_LEAD = re.compile(r"^\s*(?:[-*]|\d+\.)?\s*\*\*([^*\n]{2,60})\*\*")
+PARAGRAPHS = re.compile(r"\n\n|\n(?=\s*(?:[-*]|\d+\.)\s)")  # blank lines; each list item is its own
+# a table row *is* a score/result: words that ask for one are satisfied by the row itself
+ROW_IMPLIED = "得分 分数 结果 成绩 表现 性能 分 score scores result results performance accuracy"
+
+
+def clean(text: str) -> str:
+    return MD_NOISE.sub("", text).strip()
+
+
+def split_row(row: str) -> list[str]:
+    return [clean(x) for x in row.strip().strip("|").split("|")]
+
+
+@dataclass
+class UnitRecord:
+    id: str
+    section: str
+    chunk: str  # id of the chunk it came from
+    kind: str  # "sentence" | "row"
+    text: str  # without Markdown marks
+    raw: str  # exactly as in the Markdown (highlighted in the section reader)
+    order: tuple  # (chunk part, paragraph or 0, sentence or row)
+    context: str  # TOC path, English title, the paragraph's bold lead or the table's group row
+    caption: str = ""
+    header: list[str] = field(default_factory=list)
+    cells: list[str] = field(default_factory=list)
+    figure: bool = False  # part of a figure caption or description
+
+    @property
+    def match_text(self) -> str:
+        """What the question's words are matched against."""
+        if self.kind == "row":
+            return f"{self.context} {self.caption} {' '.join(self.header)} {self.text} {ROW_IMPLIED}"
+        return f"{self.context} {self.text}"
+
+    @property
+    def own_text(self) -> str:
+        """The unit alone, without where it stands: what tells it from its neighbours."""
+        return f"{' '.join(self.header)} {self.text}" if self.kind == "row" else self.text
+
+    @property
+    def embed_text(self) -> str:
+        """What the dense model sees: where it stands, then the sentence, or a row as header: value pairs."""
+        if self.kind == "row":
+            pairs = "; ".join(f"{h}: {v}" for h, v in zip(self.header[1:], self.cells[1:]))
+            return f"{self.caption}\n{self.cells[0]} — {pairs}"
+        return f"{self.context}\n{self.text}"
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["order"] = list(self.order)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "UnitRecord":
+        return cls(**{**d, "order": tuple(d["order"])})
+
+
+def _uid(section: str, raw: str) -> str:
+    return hashlib.sha256(f"{section}\n{raw}".encode()).hexdigest()[:16]
+
+
+def chunk_units(chunk: dict) -> list[UnitRecord]:
+    """The units of one chunk (a dict as in chunks.jsonl)."""
+    out: list[UnitRecord] = []
+    section, part = chunk["section"], chunk.get("part", 0)
+    context = f"{chunk['path']} {chunk['title_en']}"
+    if chunk["kind"] == "table":
+        lines = chunk["text"].splitlines()
+        rows = [ln for ln in lines if ln.lstrip().startswith("|")]
+        caption = clean(next((ln for ln in lines if ln.strip() and not ln.lstrip().startswith("|")), ""))
+        if len(rows) < 3:
+            return out
+        header = split_row(rows[0])
+        group = ""
+        for ri, row in enumerate(rows[2:]):
+            cells = split_row(row)
+            if sum(1 for x in cells if x) < 2:  # a group row such as "≤ 7B 模型" labels the rows below it
+                group = next((x for x in cells if x), "")
+                continue
+            out.append(UnitRecord(_uid(section, row), section, chunk["id"], "row", " | ".join(cells), row,
+                                  (part, 0, ri), f"{context} {group}".strip(), caption, header, cells))
+    elif chunk["kind"] == "text":
+        for pi, para in enumerate(PARAGRAPHS.split(chunk["text"])):
+            figure = bool(FIGURE_LINE.match(para.strip()))
+            lead = PARA_LEAD.match(para)  # "**AlignBench** …": what the paragraph's sentences are about
+            pcontext = f"{context} {lead.group(1)}" if lead else context
+            for si, sent in enumerate(split_sentences(para.replace("\n", " "))):
+                if len(sent) >= 6:
+                    out.append(UnitRecord(_uid(section, sent), section, chunk["id"], "sentence", clean(sent), sent,
+                                          (part, pi, si), pcontext, figure=figure))
+    return out
+
+
+def corpus_units(chunks: list[dict]) -> list[UnitRecord]:
+    """Every unit of the index once (split paragraphs overlap: a sentence in two chunks counts once)."""
+    seen: set[str] = set()
+    out = []
+    for c in chunks:
+        for u in chunk_units(c):
+            if u.id not in seen:
+                seen.add(u.id)
+                out.append(u)
+    return out
+
+
+# --- I/O: units.jsonl (+ units.npy with a model) in an index version ------------------------------
+
+UNITS_FILE, VECTORS_FILE, OWN_VECTORS_FILE = "units.jsonl", "units.npy", "units-own.npy"
+# bump when segmentation or what is embedded changes: the index fingerprint includes it
+UNITS_VERSION = "units-2"
+
+
+def write_units(vdir, units: list[UnitRecord], tokens: list[list[str]], own_tokens: list[list[str]],
+                vectors=None, own_vectors=None) -> None:
+    """Units with their tokens; with a model, two embeddings each: with its context (embed_text) and
+    alone (own_text) — the second tells a sentence from its neighbours."""
+    import json
+    import os
+
+    import numpy as np
+
+    with open(vdir / UNITS_FILE, "w", encoding="utf-8") as f:
+        for u, toks, own in zip(units, tokens, own_tokens):
+            f.write(json.dumps({**u.to_json(), "tokens": sorted(set(toks)), "own_tokens": sorted(set(own))},
+                               ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    for name, vecs in ((VECTORS_FILE, vectors), (OWN_VECTORS_FILE, own_vectors)):
+        if vecs is not None:
+            with open(vdir / name, "wb") as f:
+                np.save(f, np.asarray(vecs, dtype=np.float32))
+                f.flush()
+                os.fsync(f.fileno())
+
+
+def read_units(vdir) -> tuple | None:
+    """(units, token sets with context, token sets of the unit alone, vectors, own vectors) — the
+    vectors None without a model; None for an index built before units."""
+    import json
+
+    import numpy as np
+
+    try:
+        with open(vdir / UNITS_FILE, encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return None
+    tokens = [frozenset(r.pop("tokens")) for r in rows]
+    own = [frozenset(r.pop("own_tokens")) for r in rows]
+    units = [UnitRecord.from_json(r) for r in rows]
+    def load(name):
+        path = vdir / name
+        vecs = np.load(path) if path.exists() else None
+        return vecs if vecs is not None and len(vecs) == len(units) else None
+
+    return units, tokens, own, load(VECTORS_FILE), load(OWN_VECTORS_FILE)

@@ -1,0 +1,99 @@
+"""Answer units (sentences and table rows) and how the answer picks among them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from app.evaluation import first_line
+from app.selection import FEATURES, WEIGHTS_FILE, QuestionType
+from ingest.units import chunk_units, corpus_units, read_units, write_units
+
+TEXT_CHUNK = {"id": "c1", "section": "9.9", "part": 0, "kind": "text", "path": "9 测试 > 9.9 测试", "title_en": "Test",
+              "text": "**数据格式化（Data Formatting）** 第一句话在这里。第二句话也在这里。\n\n图 3：一张图的说明文字。"}
+TABLE_CHUNK = {"id": "c2", "section": "9.9", "part": 1, "kind": "table", "path": "9 测试 > 9.9 测试", "title_en": "Test",
+               "text": "表 5：基座模型的比较。\n| 模型 | MMLU | GSM8K |\n|---|---|---|\n| ≤ 7B 模型 | | |\n"
+                       "| InternLM2-7B | <u>65.8</u> | **70.8** |"}
+
+
+def test_text_chunks_split_into_sentences_with_their_paragraph_lead_and_figure_flag():
+    units = chunk_units(TEXT_CHUNK)
+    assert [u.text for u in units] == ["数据格式化（Data Formatting） 第一句话在这里。", "第二句话也在这里。", "图 3：一张图的说明文字。"]
+    assert all("数据格式化（Data Formatting）" in u.context for u in units[:2])
+    assert [u.figure for u in units] == [False, False, True]
+    assert units[0].order == (0, 0, 0) and units[1].order == (0, 0, 1) and units[2].order == (0, 1, 0)
+
+
+def test_table_rows_carry_header_caption_group_and_no_markup():
+    (row,) = chunk_units(TABLE_CHUNK)  # the group row "≤ 7B 模型" labels the row, it is no unit itself
+    assert row.kind == "row" and row.cells == ["InternLM2-7B", "65.8", "70.8"]
+    assert row.header == ["模型", "MMLU", "GSM8K"] and row.caption.startswith("表 5")
+    assert row.context.endswith("≤ 7B 模型")
+    assert "MMLU: 65.8" in row.embed_text and "<u>" not in row.own_text
+    assert row.raw == "| InternLM2-7B | <u>65.8</u> | **70.8** |"  # highlighted as written
+
+
+def test_a_sentence_in_two_overlapping_chunks_is_one_unit():
+    again = {**TEXT_CHUNK, "id": "c3", "part": 2}
+    assert len(corpus_units([TEXT_CHUNK, again])) == len(chunk_units(TEXT_CHUNK))
+
+
+def test_units_round_trip_through_the_version_directory(tmp_path):
+    units = corpus_units([TEXT_CHUNK, TABLE_CHUNK])
+    vecs = np.eye(len(units), 4, dtype=np.float32)
+    write_units(tmp_path, units, [["a"]] * len(units), [["b"]] * len(units), vecs, vecs * 2)
+    back, tokens, own, v, ov = read_units(tmp_path)
+    assert [u.to_json() for u in back] == [u.to_json() for u in units]
+    assert tokens[0] == {"a"} and own[0] == {"b"} and np.allclose(v, vecs) and np.allclose(ov, vecs * 2)
+    assert read_units(tmp_path / "missing") is None
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("InternEvo 在 1024 张 GPU 上的 MFU 是多少？", "numeric"), ("代码质量打分模型迭代了几轮", "numeric"),
+    ("为什么要用 GQA", "why"), ("COOL RLHF 是怎么解决奖励黑客问题的？", "how"),
+    ("长文本过滤有哪几步", "list"), ("How does InternLM2-Chat-20B compare with GPT-3.5 on BBH?", "compare"),
+])
+def test_question_types(question, kind):
+    assert getattr(QuestionType.of(question), kind)
+
+
+def test_the_weights_were_fitted_on_development_sets_only_and_cover_every_feature():
+    w = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
+    assert "sealed" not in w["fitted_on"] and w["fitted_on"]
+    for mode in ("hybrid", "keyword"):
+        assert set(w[mode]) == set(FEATURES)
+    assert w["keyword"]["dense"] == 0 and w["keyword"]["dense_own"] == 0  # keyword mode has no vectors
+        assert {"tie", "partial", "adds", "max_units"} <= set(w["select"][mode])
+
+
+@pytest.mark.parametrize("question, facts", [
+    # two facts in two sentences: both reach the first line
+    ("奖励模型 loss 里 γ 和 λ 默认取多少", ["默认设为 2", "0.02"]),
+    ("What MinHash settings did they use for dedup?", ["128", "0.7"]),
+    ("在线 RLHF 一共跑了几轮", ["三轮"]),
+])
+def test_the_first_line_states_the_asked_facts(answerer, question, facts):
+    a = answerer.ask(question)
+    assert a.answerable
+    line = first_line(a.answer)
+    for fact in facts:
+        assert fact in line, a.answer
+    assert "[§" in line  # cited on the same line
+
+
+def test_an_index_without_units_still_answers(built_index, tmp_path):
+    """Indexes written before units existed: the units are split at load, without vectors."""
+    import shutil
+
+    from app.answer import Answerer
+    from app.index import IndexHandle
+
+    data = tmp_path / "data"
+    shutil.copytree(built_index.data_dir, data)
+    manifest = json.loads((data / "manifest.json").read_text())
+    (data / "versions" / manifest["version"] / "units.jsonl").unlink()
+    s = built_index.model_copy(update={"data_dir": data})
+    a = Answerer(s, IndexHandle(s)).ask("SFT 的学习率是多少？")
+    assert a.answerable and "4e-5" in first_line(a.answer)
