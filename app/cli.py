@@ -14,6 +14,16 @@ from ingest.settings import get_settings
 NO_INDEX = "还没有索引：请先运行 `report-qa ingest`。No index yet: run `report-qa ingest` first."
 
 
+def index_problem(exc: Exception) -> str:
+    """What is wrong with the index and how to fix it, for IndexMissing and IndexUnreadable."""
+    from .index import IndexUnreadable
+
+    if isinstance(exc, IndexUnreadable):
+        return (f"索引无法读取，请运行 `report-qa ingest` 重建（它会自动处理损坏的文件）。"
+                f"The index cannot be loaded: {exc}. Run `report-qa ingest` to rebuild it.")
+    return NO_INDEX
+
+
 @click.group()
 @click.version_option(package_name="report-qa")
 def cli():
@@ -34,8 +44,8 @@ def search(query, top_k, as_json):
 
     try:
         r = retrieve(IndexHandle(get_settings()), query, top_k=top_k)
-    except IndexMissing:
-        click.echo(NO_INDEX, err=True)
+    except IndexMissing as exc:
+        click.echo(index_problem(exc), err=True)
         sys.exit(1)
     if as_json:
         click.echo(json.dumps({"query": r.query, "mode": r.mode, "evidence": round(r.evidence, 3),
@@ -73,8 +83,8 @@ def ask(question, top_k, as_json):
         sys.exit(2)
     try:
         ans = _answerer().ask(question, top_k=top_k)
-    except IndexMissing:
-        click.echo(NO_INDEX, err=True)
+    except IndexMissing as exc:
+        click.echo(index_problem(exc), err=True)
         sys.exit(1)
     if as_json:
         from .api import answer_payload
@@ -109,8 +119,8 @@ def eval_command(file, k, as_json, calibrate, show_misses):
     except EvalFileError as exc:
         click.echo(f"评测文件有误 Invalid eval file: {exc}", err=True)
         sys.exit(2)
-    except IndexMissing:
-        click.echo(NO_INDEX, err=True)
+    except IndexMissing as exc:
+        click.echo(index_problem(exc), err=True)
         sys.exit(1)
     if as_json:
         click.echo(json.dumps(res, ensure_ascii=False, indent=2))
@@ -136,17 +146,17 @@ def serve(host, port, no_ingest):
     """启动网页对话与 HTTP API。Start the web chat and the HTTP API (ingesting first if needed)."""
     import time
 
-    import uvicorn
-
     from ingest.corpus import CorpusError
     from ingest.embeddings import embeddings_for
-    from ingest.pipeline import index_is_current, run_ingest
-    from ingest.store import IngestBusy, read_manifest
+    from ingest.pipeline import IngestDiskFull, index_is_current, read_manifest_version, run_ingest
+    from ingest.store import IngestBusy
 
     from .answer import Answerer
     from .connections import server_options
-    from .index import IndexHandle
+    from .index import IndexHandle, IndexMissing
+    from .limits import http_protocol_class
     from .server import create_app
+    from .weblayer import serve_until_stopped
 
     t0 = time.perf_counter()
     settings = get_settings()
@@ -163,12 +173,18 @@ def serve(host, port, no_ingest):
                 click.echo(f"  {r.sections} sections, {r.chunks} chunks, {r.retrieval_mode}, {r.seconds:.1f} s")
         except CorpusError as exc:
             click.echo("语料校验失败 Corpus validation failed:\n  " + "\n  ".join(map(str, exc.problems)), err=True)
-            if read_manifest(settings.data_dir) is None:
+            if read_manifest_version(settings.data_dir) is None:
                 sys.exit(1)
             click.echo("继续使用已有索引。Serving the existing index.", err=True)
         except IngestBusy:
             click.echo("另一个 ingest 正在运行；使用现有索引。Another ingest is running; serving the current index.")
+        except IngestDiskFull as exc:
+            click.echo(f"{exc}\n继续使用已有索引。Serving the existing index.", err=True)
     handle = IndexHandle(settings, embeddings=emb)
+    try:
+        handle.get()
+    except IndexMissing as exc:  # serve anyway: requests get a 503 saying the same, a later ingest is picked up
+        click.echo(index_problem(exc), err=True)
     answerer = Answerer(settings, handle)
     app = create_app(settings, handle, answerer)
     try:
@@ -178,7 +194,8 @@ def serve(host, port, no_ingest):
     if host not in {"127.0.0.1", "localhost", "::1"} and not settings.api_token:
         click.echo("⚠️ 正在对外网开放且未设置 API_TOKEN。Exposed beyond localhost without API_TOKEN.", err=True)
     click.echo(f"就绪 Ready in {time.perf_counter() - t0:.1f} s →  http://{host}:{port}/   (API docs: /docs)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", **server_options(settings))
+    serve_until_stopped(app, host=host, port=port, log_level="warning",
+                        **server_options(settings, http_protocol_class()))
 
 
 @cli.command("mcp")

@@ -24,7 +24,7 @@ def ingest_command(corpus_dir, rebuild, allow_missing, wait, as_json):
     # imported here, not at the top: `report-qa --help` and the other commands do not pay for them
     from .corpus import CorpusError
     from .embeddings import embeddings_for
-    from .pipeline import run_ingest
+    from .pipeline import IngestDiskFull, run_ingest
     from .store import IngestBusy
 
     settings = get_settings()
@@ -57,9 +57,14 @@ def ingest_command(corpus_dir, rebuild, allow_missing, wait, as_json):
                    f"Another ingest (pid {exc}) is running; try again when it finishes, or pass --wait.",
                    err=True)
         sys.exit(3)
+    except IngestDiskFull as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(4)
     finally:
         if bar is not None:
             bar.close()
+    for note in report.notes:
+        click.echo(note, err=True)
     if as_json:
         out = report.to_json()
         click.echo(json.dumps({k: out[k] for k in ("sections", "chunks", "embedded", "reused", "removed",
