@@ -12,6 +12,7 @@ import numpy as np
 
 from ingest.embeddings import EmbeddingStatus, embeddings_for
 from ingest.settings import Settings
+from ingest.units import UnitRecord, corpus_units, read_units
 from ingest.store import (Manifest, ManifestUnreadable, chroma_client, read_bm25, read_chunks, read_lexicon,
                           read_manifest, read_sections, version_dir)
 
@@ -47,6 +48,12 @@ class LoadedIndex:
     folded_vocab: set[str] | None = None  # vocabulary without - _ . (filled on first use)
     lexicon: dict[str, list[str]] = field(default_factory=dict)  # English word → translations in the corpus
     chinese_uncovered: frozenset[str] = frozenset()  # Chinese words whose meanings the report never renders
+    units: list[UnitRecord] = field(default_factory=list)  # sentences and table rows an answer can quote
+    unit_tokens: list[frozenset[str]] = field(default_factory=list)  # with the section's path and title
+    unit_own_tokens: list[frozenset[str]] = field(default_factory=list)  # the unit alone
+    unit_vectors: np.ndarray | None = None  # embedded at ingest with the index's model (hybrid only)
+    unit_own_vectors: np.ndarray | None = None  # the same, each unit without its context
+    units_by_section: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def retrieval_mode(self) -> str:
@@ -80,9 +87,24 @@ def _load(settings: Settings, manifest: Manifest, emb: EmbeddingStatus) -> Loade
                                 embedding_function=emb.embeddings, create_collection_if_not_exists=False)
     else:
         notice = "the index was built without an embedding model: keyword retrieval only"
+    stored = read_units(vdir)
+    if stored is None:  # an index built before units: split and tokenize them now, no vectors
+        from ingest.keywords import tokenize
+
+        units = corpus_units(chunks)
+        stored = (units, [frozenset(tokenize(u.match_text)) for u in units],
+                  [frozenset(tokenize(u.own_text)) for u in units], None, None)
+    units, unit_tokens, unit_own_tokens, unit_vectors, unit_own_vectors = stored
+    by_section: dict[str, list[int]] = {}
+    for i, u in enumerate(units):
+        by_section.setdefault(u.section, []).append(i)
     loaded = LoadedIndex(manifest, chunks, sections, bm25, idf, chunk_tokens, collection, notice,
                          {c["id"]: i for i, c in enumerate(chunks)}, lexicon=lexicon.get("english", {}),
-                         chinese_uncovered=frozenset(lexicon.get("chinese_uncovered", ())))
+                         chinese_uncovered=frozenset(lexicon.get("chinese_uncovered", ())),
+                         units=units, unit_tokens=unit_tokens, unit_own_tokens=unit_own_tokens,
+                         unit_vectors=unit_vectors if collection is not None else None,
+                         unit_own_vectors=unit_own_vectors if collection is not None else None,
+                         units_by_section=by_section)
     if collection is not None:
         # After a live switch the old version's Chroma files must not stay open: the client is closed
         # when the last request still using this index lets go of it.

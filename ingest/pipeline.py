@@ -19,6 +19,7 @@ from .embeddings import CachedEmbeddings, EmbeddingStatus, load_embeddings
 from .keywords import tokenize
 from .lexicon import LEXICON_VERSION, build_lexicon
 from .settings import Settings
+from .units import UNITS_VERSION, corpus_units, write_units
 from .store import (Manifest, ManifestUnreadable, chroma_client, collect_garbage, ingest_lock, is_disk_full,
                     new_version, read_chunks, read_manifest, version_dir, write_manifest, write_version_files)
 
@@ -76,6 +77,7 @@ def _fingerprint(settings: Settings, status: EmbeddingStatus, chunks: list[Chunk
     """What an index version was built from: retrieval mode, model, Chroma target, lexicon, chunk ids."""
     return hashlib.sha256("\n".join(
         [_mode(status), status.model_id or "", str(sorted(_chroma_target(settings).items())), LEXICON_VERSION,
+         UNITS_VERSION,
          *(c.id for c in chunks)]
     ).encode()).hexdigest()
 
@@ -202,6 +204,14 @@ def run_ingest(settings: Settings, corpus_dir: Path | None = None, rebuild: bool
             records = [{"id": c.id, **c.metadata(), "text": c.text} for c in chunks]
             lexicon = build_lexicon("\n".join(c.embed_text for c in chunks))
             write_version_files(vdir, records, _section_records(corpus), bm25, lexicon)
+            # the sentences and rows an answer can quote: tokenized, and embedded (cached) with a model
+            units = corpus_units(records)
+            unit_vectors = own_vectors = None
+            if status.available:
+                unit_vectors = cached.embed_documents([u.embed_text for u in units])
+                own_vectors = cached.embed_documents([u.own_text for u in units])
+            write_units(vdir, units, [tokenize(u.match_text) for u in units], [tokenize(u.own_text) for u in units],
+                        unit_vectors, own_vectors)
 
             previous = ([old.version] + old.previous if old else [])[: max(0, settings.keep_versions - 1)]
             manifest.previous = previous
