@@ -1,7 +1,7 @@
 """MCP server (official `mcp` SDK): tools ask / search / get_section and the TOC as a resource.
 
 Over stdio as `report-qa mcp`, and over streamable HTTP at /mcp inside the web server
-(`mount_mcp`), behind the same API_TOKEN (app/auth.py guards every route). Every tool calls the same Answerer, retrieval and
+(`mount_mcp`), behind the same API_TOKEN (app/auth.py guards every route; /mcp checks it too). Every tool calls the same Answerer, retrieval and
 section functions as /api/*.
 """
 
@@ -32,7 +32,15 @@ INSTRUCTIONS = ("Answers questions about the InternLM2 Technical Report (Chinese
                 "sections [§N]. Use `ask` for an answer, `search` for ranked passages, `get_section` for a "
                 "section's full text, and the report://toc resource for the table of contents. "
                 "《InternLM2 技术报告》中文译文问答：回答附带章节出处。")
-
+TOOL_DOCS = {
+    "ask": "回答一个关于《InternLM2 技术报告》的问题，附带章节出处 [§N]。Answer a question about the InternLM2 "
+           "Technical Report, citing its sections as [§N]. Returns the answer, whether the report covers the "
+           "question (`answerable`; false means the report does not answer it), and the citations.",
+    "search": "检索最相关的章节与原文段落（不生成回答）。Search the report: the top_k most relevant sections "
+              "(1-20) with their best passages, without composing an answer.",
+    "get_section": "读取某一节的完整 Markdown 原文，如 \"2.1\" 或 \"§4.2.1\"。Read one section's full Markdown "
+                   "text (without its sub-sections, which are listed), e.g. \"2.1\" or \"§4.2.1\".",
+}
 
 def search_payload(handle: IndexHandle, query: str, top_k: int) -> dict:
     """Ranked sections with their best passages (as `report-qa search --json`)."""
@@ -79,30 +87,23 @@ def build_mcp(settings: Settings, handle: IndexHandle, answerer: Answerer | None
         except IndexMissing:
             raise error(NO_INDEX) from None
 
-    @server.tool()
+    @server.tool(description=TOOL_DOCS["ask"])
     def ask(question: Annotated[str, Field(description="The question, in Chinese or English.")]) -> dict[str, Any]:
-        """回答一个关于《InternLM2 技术报告》的问题，附带章节出处 [§N]。Answer a question about the
-        InternLM2 Technical Report, citing its sections as [§N]. Returns the answer, whether the report
-        covers the question (`answerable`; false means the report does not answer it), and the citations."""
         q = text_arg(question, "问题", "question")
         index_or_fail()
         return answer_payload(pooled(answerer.ask, q))
 
-    @server.tool()
+    @server.tool(description=TOOL_DOCS["search"])
     def search(query: Annotated[str, Field(description="What to look for, in Chinese or English.")],
                top_k: Annotated[int, Field(description="How many sections, 1-20.")] = 5) -> dict[str, Any]:
-        """检索最相关的章节与原文段落（不生成回答）。Search the report: the top_k most relevant sections
-        (1–20) with their best passages, without composing an answer."""
         q = text_arg(query, "检索词", "query")
         if not 1 <= top_k <= 20:
             raise ToolError("top_k 必须在 1 到 20 之间。top_k must be between 1 and 20.")
         index_or_fail()
         return pooled(search_payload, handle, q, top_k)
 
-    @server.tool()
+    @server.tool(description=TOOL_DOCS["get_section"])
     def get_section(number: Annotated[str, Field(description='A section number such as "2.1".')]) -> dict[str, Any]:
-        """读取某一节的完整 Markdown 原文，如 "2.1" 或 "§4.2.1"。Read one section's full Markdown text
-        (without its sub-sections, which are listed), e.g. "2.1" or "§4.2.1"."""
         found = section_payload(index_or_fail(), number)
         if found is None:
             shown = number.strip() if SECTION_NUMBER.fullmatch(number.strip()) else "…"  # never echo anything else
@@ -118,6 +119,24 @@ def build_mcp(settings: Settings, handle: IndexHandle, answerer: Answerer | None
     return server
 
 
+class _TokenGuard:
+    """ASGI: app/auth.py guards the whole app; this keeps /mcp closed if it is ever served without it."""
+
+    def __init__(self, app, token: str | None):
+        self.app, self.token = app, token
+
+    async def __call__(self, scope, receive, send):
+        from starlette.datastructures import Headers
+
+        from .auth import UNAUTHORIZED, is_authorized
+        from .limits import send_error
+
+        if scope["type"] == "http" and not is_authorized(Headers(scope=scope), self.token):
+            await send_error(send, 401, UNAUTHORIZED, {"www-authenticate": "Bearer"})
+            return
+        await self.app(scope, receive, send)
+
+
 def mount_mcp(app: "FastAPI", settings: Settings, handle: IndexHandle, answerer: Answerer) -> "MCPServer":
     """Serve the MCP server over streamable HTTP at /mcp and run its session manager in the app's lifespan.
 
@@ -131,7 +150,7 @@ def mount_mcp(app: "FastAPI", settings: Settings, handle: IndexHandle, answerer:
                                      host=settings.host)
     for route in sub.routes:
         if isinstance(route, Route) and route.path == "/mcp":
-            app.router.routes.append(Route("/mcp", route.endpoint,
+            app.router.routes.append(Route("/mcp", _TokenGuard(route.endpoint, settings.api_token),
                                            include_in_schema=False))
     previous = app.router.lifespan_context
 

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from ingest.settings import Settings
 
 from .answer import Answer, Answerer
+from .auth import UNAUTHORIZED, is_authorized
 from .api import MAX_QUESTION, answer_payload
 from .index import IndexHandle, IndexMissing
 from .workers import AnswerPool, Overloaded, shared_pool
@@ -181,13 +182,22 @@ def openai_router(settings: Settings, handle: IndexHandle, answerer: Answerer,
     pool = pool or shared_pool(settings)
     router = APIRouter(prefix="/v1", tags=["openai"])
 
+    def check_key(request: Request) -> None:
+        # app/auth.py guards the whole app; this keeps /v1 closed (as OpenAI's 401) if it is ever served alone
+        if not is_authorized(request.headers, settings.api_token):
+            raise OpenAIError(401, UNAUTHORIZED, code="invalid_api_key")
+
     def no_index() -> OpenAIError:
         return OpenAIError(503, "索引尚未建立，请先运行 `report-qa ingest`。No index yet: run `report-qa ingest`.",
                            type_="server_error", code="no_index")
 
     @router.get("/models")
-    def models():
+    def models(request: Request):
         """The one model this server answers as: `report-qa`."""
+        try:
+            check_key(request)
+        except OpenAIError as exc:
+            return exc.response()
         return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0,
                                             "owned_by": "report-qa"}]}
 
@@ -196,6 +206,7 @@ def openai_router(settings: Settings, handle: IndexHandle, answerer: Answerer,
         """OpenAI chat completions: the last user message is the question; `stream: true` sends
         `chat.completion.chunk` events and `data: [DONE]`. Responses add a top-level `citations` list."""
         try:
+            check_key(request)
             req = parse_chat_request(await _read_json(request))
             cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
             if req.stream:

@@ -50,7 +50,7 @@ def check(out: dict, own_answer: dict) -> None:
     tools = out["tools"]
     assert set(tools) == {"ask", "search", "get_section"}
     assert tools["search"].input_schema["properties"]["top_k"]["default"] == 5
-    assert all(t.description for t in tools.values())
+    assert all(t.description and "\n" not in t.description for t in tools.values())
 
     ask = out["ask"]
     assert not ask.is_error
@@ -171,3 +171,23 @@ def test_mcp_ask_shares_the_busy_answer_pool(built_index):
     assert busy.is_error and "retry" in busy.content[0].text
     assert not ok.is_error and "4e-5" in ok.structured_content["answer"]
     assert pool.completed == 2 and pool.in_flight == 0  # the place the test held, then the answer
+
+
+def test_mcp_mounted_alone_still_needs_the_token(built_index):
+    """Without app/auth.py's middleware, /mcp still checks API_TOKEN (and its lifespan runs in FastAPI's)."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from app.mcp_server import mount_mcp
+
+    settings = built_index.model_copy(update={"api_token": TOKEN})
+    handle = IndexHandle(settings)
+    app = FastAPI()
+    mount_mcp(app, settings, handle, Answerer(settings, handle))
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    accept = {"accept": "application/json, text/event-stream", "host": "127.0.0.1:8000"}
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        r = client.post("/mcp", json=call, headers=accept)
+        assert r.status_code == 401 and "API_TOKEN" in r.json()["error"]
+        r = client.post("/mcp", json=call, headers={**accept, "Authorization": f"Bearer {TOKEN}"})
+        assert r.status_code == 200 and '"name":"get_section"' in r.text, r.text
