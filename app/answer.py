@@ -356,7 +356,7 @@ class Answerer:
         if unknown or apart:
             evidence = 0.0
 
-        if evidence < self.settings.answer_min_evidence or not citations:
+        if unknown or apart or evidence < self.settings.answer_min_evidence or not citations:
             msg = NOT_COVERED[zh]
             if unknown:
                 # the missing names as the user wrote them ("Capital", "France"), in a sentence

@@ -103,6 +103,12 @@ def hint_tokens(text: str) -> list[str]:
 def query_groups(text: str) -> list[list[str]]:
     """Question tokens as groups of alternatives: an English word also matches the Chinese term
     the translation uses ("learning rate" → 学习率). A group is matched if any member is."""
+    return [list(g) for g in _query_groups(text)]
+
+
+@lru_cache(maxsize=4096)
+def _query_groups(text: str) -> tuple[tuple[str, ...], ...]:
+    """query_groups, computed once per text (answering asks for a question's groups several times)."""
     from .glossary import GLOSSARY
 
     lowered = text.lower()
@@ -138,7 +144,7 @@ def query_groups(text: str) -> list[list[str]]:
         by_head[tok] = [tok, *dict.fromkeys(z for z in zh if z != tok)]
         groups.append(by_head[tok])
         compound = [tok, *parts] if parts else None
-    return groups
+    return tuple(tuple(g) for g in groups)
 
 
 SINGLE_CHAR_TERMS = set("层头轮步批表图")
