@@ -110,6 +110,11 @@ def eval_command(file, k, as_json, calibrate, show_misses):
     from .evaluation import EvalFileError, calibrate as calib, evaluate, load_cases, summary_lines
     from .index import IndexMissing
 
+    if file.name.startswith("sealed") and (show_misses or as_json or calibrate):
+        # a sealed set is measured before and after a piece of work; its misses are never read in between
+        click.echo("封存的问题集只输出汇总数字。A sealed question set reports its summary only: no misses, no "
+                   "per-question JSON, no calibration on it.", err=True)
+        sys.exit(2)
     try:
         cases = load_cases(file)
         answerer = _answerer()
