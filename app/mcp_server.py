@@ -1,8 +1,8 @@
 """MCP server (official `mcp` SDK): tools ask / search / get_section and the TOC as a resource.
 
-Over stdio as `report-qa mcp`, and over streamable HTTP at /mcp inside the web server
-(`mount_mcp`), behind the same API_TOKEN (app/auth.py guards every route; /mcp checks it too). Every tool calls the same Answerer, retrieval and
-section functions as /api/*.
+Over stdio as `report-qa mcp`, and over streamable HTTP at /mcp inside the web server (`mount_mcp`),
+behind the same API_TOKEN (app/auth.py guards every route; /mcp checks it too). Every tool calls the
+same Answerer, retrieval and section functions as /api/*, in the same answer pool.
 """
 
 from __future__ import annotations
@@ -13,12 +13,15 @@ import re
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
+from starlette.datastructures import Headers
 
 from ingest.settings import Settings
 
 from .answer import Answerer
 from .api import MAX_QUESTION, answer_payload, section_payload, toc_payload
+from .auth import UNAUTHORIZED, is_authorized
 from .index import IndexHandle, IndexMissing
+from .limits import send_error
 from .retrieval import retrieve
 from .workers import AnswerPool, Overloaded, shared_pool
 
@@ -126,11 +129,6 @@ class _TokenGuard:
         self.app, self.token = app, token
 
     async def __call__(self, scope, receive, send):
-        from starlette.datastructures import Headers
-
-        from .auth import UNAUTHORIZED, is_authorized
-        from .limits import send_error
-
         if scope["type"] == "http" and not is_authorized(Headers(scope=scope), self.token):
             await send_error(send, 401, UNAUTHORIZED, {"www-authenticate": "Bearer"})
             return
@@ -148,10 +146,10 @@ def mount_mcp(app: "FastAPI", settings: Settings, handle: IndexHandle, answerer:
     # protection stays on when bound to localhost
     sub = server.streamable_http_app(streamable_http_path="/mcp", stateless_http=True, json_response=True,
                                      host=settings.host)
-    for route in sub.routes:
-        if isinstance(route, Route) and route.path == "/mcp":
-            app.router.routes.append(Route("/mcp", _TokenGuard(route.endpoint, settings.api_token),
-                                           include_in_schema=False))
+    endpoints = [r.endpoint for r in sub.routes if isinstance(r, Route) and r.path == "/mcp"]
+    if len(endpoints) != 1:
+        raise RuntimeError(f"the mcp SDK's streamable HTTP app has {len(endpoints)} /mcp routes, expected 1")
+    app.router.routes.append(Route("/mcp", _TokenGuard(endpoints[0], settings.api_token), include_in_schema=False))
     previous = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
