@@ -141,6 +141,7 @@ async def overload(base: str, questions: list[str], clients: int, total: int) ->
     """`total` requests, at most `clients` at once (asyncio, one connection each)."""
     times: dict[int, list[float]] = {}
     retry_after: list[int] = []
+    client_errors: dict[str, int] = {}
     sem = asyncio.Semaphore(clients)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
@@ -153,8 +154,9 @@ async def overload(base: str, questions: list[str], clients: int, total: int) ->
                     code = r.status_code
                     if code == 503:
                         retry_after.append(int(r.headers.get("retry-after", "-1")))
-                except httpx.HTTPError:
+                except httpx.HTTPError as exc:
                     code = 0
+                    client_errors[type(exc).__name__] = client_errors.get(type(exc).__name__, 0) + 1
                 times.setdefault(code, []).append((time.perf_counter() - t) * 1000)
 
         t0 = time.perf_counter()
@@ -172,7 +174,7 @@ async def overload(base: str, questions: list[str], clients: int, total: int) ->
             "errors_other_than_503": sum(len(ts) for c, ts in times.items() if c not in (200, 503)),
             "p50_ms": round(pct(every, 50), 1), "p95_ms": round(pct(every, 95), 1),
             "ok_p50_ms": round(pct(ok, 50), 1), "ok_p95_ms": round(pct(ok, 95), 1),
-            "ok_rps": round(len(ok) / wall, 1), "retry_after": sorted(set(retry_after))}
+            "ok_rps": round(len(ok) / wall, 1), "retry_after": sorted(set(retry_after)), "client_errors": client_errors}
 
 
 def plain_langchain_p50(questions: list[str], n: int) -> dict | None:
@@ -287,7 +289,7 @@ def main() -> None:
           f"{res['requests_sent']} requests")
     for r in res.get("overload", []):
         print(f"overload {r['requests']} requests at {r['clients']} clients: {r['statuses']} (other errors "
-              f"{r['errors_other_than_503']}), p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms; answered: p50 "
+              f"{r['errors_other_than_503']} {r['client_errors'] or ''}), p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms; answered: p50 "
               f"{r['ok_p50_ms']} ms, p95 {r['ok_p95_ms']} ms, {r['ok_rps']} req/s; Retry-After {r['retry_after']}; "
               f"RSS {r['rss_before_mb']} → {r['rss_after_mb']} MB")
     p = res.get("plain_langchain_retriever")

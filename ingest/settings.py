@@ -58,7 +58,8 @@ class Settings(BaseSettings):
                                 "API and the web chat); 0 = the number of CPU cores (4x that with an LLM).")
     answer_queue: int = Field(16, ge=0, description="Questions that may wait for a worker; beyond that the "
                               "server answers 503 with Retry-After.")
-    keep_alive_timeout: float = Field(5.0, gt=0, description="Seconds an idle keep-alive connection stays open.")
+    keep_alive_timeout: float = Field(20.0, gt=0, description="Seconds an idle keep-alive connection stays open "
+                                      "(longer than clients' own idle limits, e.g. httpx's 5 s, so they close first).")
     request_read_timeout: float = Field(15.0, gt=0, description="Seconds a client has to send a whole request "
                                         "(headers and body); slower connections are closed with a 408.")
     max_connections: int = Field(512, ge=1, description="Open connections beyond which new requests get a 503.")
