@@ -93,7 +93,7 @@ def _load(settings: Settings, manifest: Manifest, emb: EmbeddingStatus) -> Loade
 
         units = corpus_units(chunks)
         stored = (units, [frozenset(tokenize(u.match_text)) for u in units],
-                  [frozenset(tokenize(u.own_text)) for u in units], None, None)
+                  [frozenset(tokenize(u.own_match_text)) for u in units], None, None)
     units, unit_tokens, unit_own_tokens, unit_vectors, unit_own_vectors = stored
     by_section: dict[str, list[int]] = {}
     for i, u in enumerate(units):

@@ -49,7 +49,7 @@ LATIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9.\-]{2,}")
 
 # (a softmax over one question's candidates ignores anything constant per question: no "gap" features)
 FEATURES = ["lex", "lex_own", "dense", "dense_own", "sec_rrf", "sec_top", "chunk_hit", "row", "row_name",
-            "row_col", "row_name_col", "figure", "num_x_num", "why_x_cause", "how_x_means",
+            "row_col", "row_name_col", "row_asked_number", "figure", "num_x_num", "why_x_cause", "how_x_means",
             "list_x_enum", "which_x_name", "cmp_x_multi", "title_cov", "novel", "first", "length",
             "caption_cov"]
 
@@ -114,7 +114,8 @@ def unit_facts(index: LoadedIndex, i: int) -> UnitFacts:
             frozenset(tokenize(u.cells[0])) if row else frozenset(),
             tuple(frozenset(tokenize(h)) for h in u.header[1:]) if row else (),
             frozenset(tokenize(u.caption)) if row else frozenset(),
-            latin, bool(HAS_NUMBER.search(body)), bool(CAUSE.search(u.text)), bool(MEANS.search(u.text)),
+            # a figure's description never gives data points (corpus rule): its numbers are axis labels
+            latin, bool(HAS_NUMBER.search(body)) and not u.figure, bool(CAUSE.search(u.text)), bool(MEANS.search(u.text)),
             bool(ENUM.search(u.text)), len(latin) >= 2 or len(re.findall(r"\d+(?:\.\d+)?", body)) >= 2,
             u.order[1:] == (0, 0) or (row and u.order[2] == 0), math.log1p(len(u.text)) / 6)
     return f
@@ -123,9 +124,9 @@ def unit_facts(index: LoadedIndex, i: int) -> UnitFacts:
 def candidates(index: LoadedIndex, r: Retrieval, question: str, weighted: Weighted,
                q_vector: np.ndarray | None) -> list[Candidate]:
     """Every unit of the top sections, with its features (unscored)."""
-    qt = QuestionType.of(question)
+    qt = QuestionType.of(r.query)  # with the previous question for a follow-up ("那 20B 的呢？")
     flat = {t for g in weighted.groups for t in g}
-    q_latin = {m.group(0).lower() for m in LATIN_NAME.finditer(question)}
+    q_latin = {m.group(0).lower() for m in LATIN_NAME.finditer(r.query)}
     out: list[Candidate] = []
     for rank, sec in enumerate(r.sections[:CANDIDATE_SECTIONS]):
         hit_chunks = {h.chunk["id"] for h in sec.hits}
@@ -140,6 +141,7 @@ def candidates(index: LoadedIndex, r: Retrieval, question: str, weighted: Weight
                 "lex": cov, "lex_own": coverage(weighted, index.unit_own_tokens[i]), "sec_rrf": 1.0 / (1 + rank),
                 "sec_top": float(rank == 0), "chunk_hit": float(u.chunk in hit_chunks), "row": float(row),
                 "row_name": float(name), "row_col": float(col), "row_name_col": float(name and col),
+                "row_asked_number": float(qt.numeric and name and col),
                 "figure": float(u.figure), "num_x_num": float(qt.numeric and uf.has_number),
                 "why_x_cause": float(qt.why and uf.cause), "how_x_means": float(qt.how and uf.means),
                 "list_x_enum": float(qt.list and uf.enum), "which_x_name": float(qt.which and bool(uf.latin - q_latin)),

@@ -210,7 +210,7 @@ def run_ingest(settings: Settings, corpus_dir: Path | None = None, rebuild: bool
             if status.available:
                 unit_vectors = cached.embed_documents([u.embed_text for u in units])
                 own_vectors = cached.embed_documents([u.own_text for u in units])
-            write_units(vdir, units, [tokenize(u.match_text) for u in units], [tokenize(u.own_text) for u in units],
+            write_units(vdir, units, [tokenize(u.match_text) for u in units], [tokenize(u.own_match_text) for u in units],
                         unit_vectors, own_vectors)
 
             previous = ([old.version] + old.previous if old else [])[: max(0, settings.keep_versions - 1)]

@@ -56,6 +56,11 @@ class UnitRecord:
         return f"{' '.join(self.header)} {self.text}" if self.kind == "row" else self.text
 
     @property
+    def own_match_text(self) -> str:
+        """What the question's words are matched against in the unit alone (a row is a result)."""
+        return f"{self.own_text} {ROW_IMPLIED}" if self.kind == "row" else self.text
+
+    @property
     def embed_text(self) -> str:
         """What the dense model sees: where it stands, then the sentence, or a row as header: value pairs."""
         if self.kind == "row":
@@ -125,7 +130,7 @@ def corpus_units(chunks: list[dict]) -> list[UnitRecord]:
 
 UNITS_FILE, VECTORS_FILE, OWN_VECTORS_FILE = "units.jsonl", "units.npy", "units-own.npy"
 # bump when segmentation or what is embedded changes: the index fingerprint includes it
-UNITS_VERSION = "units-2"
+UNITS_VERSION = "units-3"
 
 
 def write_units(vdir, units: list[UnitRecord], tokens: list[list[str]], own_tokens: list[list[str]],

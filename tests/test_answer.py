@@ -41,8 +41,10 @@ def test_extractive_answers_cite_the_right_section(answerer, question, section, 
 
 def test_sentences_that_are_not_adjacent_are_joined_with_an_ellipsis(answerer):
     a = answerer.ask("毒性分类器是拿什么数据训出来的")
-    body = a.answer.split("[§")[0]
-    assert body.count("……") == 1 and body.index("……") < body.index("Toxic Comment")
+    body = a.answer.split("[§")[0].split("：", 1)[1].strip()
+    # three sentences from three paragraphs: each join is an ellipsis, none starts or ends the quote
+    assert body.count("……") == 2 and body.index("……") < body.index("Toxic Comment")
+    assert not body.startswith("……") and not body.endswith("……")
 
 
 def test_answer_language_follows_question(answerer):
@@ -133,17 +135,27 @@ def test_refusal_is_decided_the_same_with_or_without_the_dense_model(make_settin
 
 
 def test_a_second_sentence_is_quoted_when_it_says_what_the_best_one_lacks():
+    from types import SimpleNamespace
+
     from app.answer import extractive_answer
     from app.retrieval import Hit, Retrieval, SectionHit
+    from ingest.keywords import tokenize
+    from ingest.units import chunk_units
 
     text = ("DeepSpeed 的吞吐量为每秒 100 个样本，这一结果来自八张 GPU 的实验。\n\n"
             "本节其余部分介绍实验设置。\n\n"
             "Megatron 在同样设置下每秒只处理 80 个样本。")
-    chunk = {"kind": "text", "text": text, "section": "9.9", "title_zh": "测试", "title_en": "Test", "path": "9.9 测试"}
+    chunk = {"id": "c", "kind": "text", "text": text, "section": "9.9", "title_zh": "测试", "title_en": "Test",
+             "path": "9.9 测试"}
+    units = chunk_units(chunk)
+    index = SimpleNamespace(
+        units=units, unit_tokens=[frozenset(tokenize(u.match_text)) for u in units],
+        unit_own_tokens=[frozenset(tokenize(u.own_match_text)) for u in units], unit_vectors=None,
+        unit_own_vectors=None, units_by_section={"9.9": list(range(len(units)))},
+        idf={"deepspeed": 3.0, "megatron": 3.0, "吞吐量": 2.0, "吞吐": 2.0, "速度": 1.0, "样本": 0.5})
     sec = SectionHit("9.9", "测试", "Test", "9.9 测试", 1.0, [Hit(chunk, 1.0)])
     question = "DeepSpeed 和 Megatron 的吞吐量分别是多少"
-    idf = {"deepspeed": 3.0, "megatron": 3.0, "吞吐量": 2.0, "吞吐": 2.0, "速度": 1.0, "样本": 0.5}
     r = Retrieval(question, [], [sec], "keyword", 1.0)
-    answer, citations, _ = extractive_answer(r, question, idf)
+    answer = extractive_answer(r, question, index).text.splitlines()[0]
     assert "100" in answer and "80" in answer and "……" in answer
     assert "实验设置" not in answer
