@@ -395,7 +395,8 @@ def server_phase(envs: dict[str, dict], questions: list[str], requests: int) -> 
                 f(q)
         n1 = questions[1 : 1 + requests]
         one = interleaved_load(fns, n1, 1, round_size=1)
-        eight = interleaved_load(fns, (questions * 4)[: requests * 2], 8, round_size=32)
+        rest = questions[1 + requests :] + questions[: 1 + requests]  # not yet asked: no cached question vectors
+        eight = interleaved_load(fns, (rest * 4)[: requests * 2], 8, round_size=32)
         for n, srv in servers.items():
             out[n].update(ask_1=one[n], ask_8=eight[n], server_peak_rss_mb=vm_hwm_mb(srv.proc.pid))
     finally:
@@ -609,13 +610,15 @@ def fmt(v) -> str:
     return str(v)
 
 
-def table(res: dict) -> str:
+def table(res: dict, keep: Callable[[str], bool] = lambda label: True) -> str:
     systems = [*OURS, *RECIPES]
     head = ["figure", "keyword", "hybrid (default)", "(a) Chroma", "(b) BM25", "(c) Ensemble",
             "hybrid vs (a)", "hybrid vs (b)", "hybrid vs (c)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     rat = res["ratios"]
     for group, label, vals, kind in figures(res):
+        if not keep(label):
+            continue
         cells = [label, *(fmt(vals.get(s)) for s in systems)]
         for r in RECIPES:
             v = rat.get(label, {}).get(f"ours-hybrid/{r}") if kind != "-" else None
