@@ -93,7 +93,7 @@ def _row_sentence(u: UnitRecord, section: str, groups: list[list[str]], zh: bool
     group = u.context.rsplit(" ", 1)[-1] if u.context and "模型" in u.context.rsplit(" ", 1)[-1] else ""
     if zh:
         values = "、".join(f"{h} 为 {v}" for h, v in shown)
-        return f"{tname}（§{section}）中，{u.cells[0]}{'（' + group + '）' if group else ''}的 {values}。"
+        return f"{tname}（§{section}）中，{u.cells[0]}{'（' + group + '）' if group else ''} 的 {values}。"
     values = ", ".join(f"{h}: {v}" for h, v in shown)
     tname = re.sub(r"^表\s*", "Table ", tname)
     return f"In {tname} (§{section}), {u.cells[0]} scores {values}."
@@ -183,7 +183,7 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
     text = first
     around = [u for u in _context(index, best) if u.id not in {c.unit.id for c in chosen}]
     if around:
-        quote = "".join(u.text if zh else u.text + " " for u in sorted([*around, best.unit], key=lambda u: u.order))
+        quote = "".join(u.text for u in sorted([*around, best.unit], key=lambda u: u.order))  # Chinese text
         label = f"原文（§{sec.number} {sec.title_zh}）" if zh else f"The passage (§{sec.number} {sec.title_en})"
         text += f"\n\n> {label}：{quote.strip()}" if zh else f"\n\n> {label}: {quote.strip()}"
 
