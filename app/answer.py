@@ -145,7 +145,7 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
     zh = is_chinese(question)
     groups = question_groups(r)
     weighted = Weighted.of(groups, index.idf)
-    cands = candidates(index, r, question, weighted, r.vector)
+    cands = candidates(index, r, weighted, r.vector)
     if not cands:
         return Extract("", [], [])
     hybrid = r.vector is not None and index.unit_vectors is not None

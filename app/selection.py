@@ -121,8 +121,7 @@ def unit_facts(index: LoadedIndex, i: int) -> UnitFacts:
     return f
 
 
-def candidates(index: LoadedIndex, r: Retrieval, question: str, weighted: Weighted,
-               q_vector: np.ndarray | None) -> list[Candidate]:
+def candidates(index: LoadedIndex, r: Retrieval, weighted: Weighted, q_vector: np.ndarray | None) -> list[Candidate]:
     """Every unit of the top sections, with its features (unscored)."""
     qt = QuestionType.of(r.query)  # with the previous question for a follow-up ("那 20B 的呢？")
     flat = {t for g in weighted.groups for t in g}
@@ -166,8 +165,3 @@ def score(cands: list[Candidate], weights: dict[str, float]) -> list[Candidate]:
     for c in cands:
         c.score = float(c.features @ w)
     return sorted(cands, key=lambda c: -c.score)
-
-
-def mode_weights(hybrid: bool) -> dict[str, float]:
-    weights = load_weights()
-    return weights["hybrid" if hybrid else "keyword"]

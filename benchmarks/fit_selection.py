@@ -51,7 +51,7 @@ def question_data(handle: IndexHandle, case):
     r = _RETRIEVED.get(key) or _RETRIEVED.setdefault(key, retrieve(handle, case.question, None, 5))
     index = handle.get()
     weighted = Weighted.of(question_groups(r), index.idf)
-    cands = candidates(index, r, case.question, weighted, r.vector)
+    cands = candidates(index, r, weighted, r.vector)
     if not cands:
         return None
     facts = [norm(a) for a in case.answer_contains]
