@@ -172,8 +172,9 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
                             and c.unit.order[2] - prev.unit.order[2] == 1)
                 body += ("" if zh else " ") if adjacent else ("……" if zh else " … ")
             body += render(c)
-        parts.append(f"{body} [§{number}]" if zh or best.unit.kind == "row" and len(cs) == 1 and cs[0].unit.kind == "row"
-                     else f"“{body}” [§{number}]")
+        # an English answer quotes the report's sentences; a row is already our own sentence
+        rows_only = all(c.unit.kind == "row" for c in cs)
+        parts.append(f"{body} [§{number}]" if zh or rows_only else f"“{body}” [§{number}]")
     sec = best.section
     if zh:
         first = f"根据报告第 {sec.number} 节（{sec.title_zh}）：{parts[0]}" + "".join(f"；另见 {p}" for p in parts[1:])
