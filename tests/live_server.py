@@ -11,16 +11,18 @@ from .conftest import free_port
 
 
 class LiveServer:
-    def __init__(self, app):
+    def __init__(self, app, start_timeout: float = 30, **config):
+        """`config`: more uvicorn.Config options (e.g. `http=` a protocol class)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.start_timeout = start_timeout
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error",
-                                                    lifespan="on"))
+                                                    lifespan="on", **config))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> "LiveServer":
         self.thread.start()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + self.start_timeout
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("the test server did not start")

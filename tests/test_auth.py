@@ -5,12 +5,9 @@ without API_TOKEN; the web chat signs in once with an HttpOnly, SameSite=Strict 
 from __future__ import annotations
 
 import re
-import threading
-import time
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
@@ -18,7 +15,7 @@ from app.auth import COOKIE, DISABLED, DISABLED_MSG, OPEN_PATHS, UNAUTHORIZED, s
 from app.limits import http_protocol_class
 from app.server import create_app
 
-from .conftest import free_port
+from .live_server import LiveServer
 
 TOKEN = "s3cret-token-42"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -236,18 +233,8 @@ def test_cors_origins_allows_exactly_the_listed_origins(built_index):
 
 @pytest.fixture(scope="module")
 def live(app):
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on",
-                                           http=http_protocol_class()))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with LiveServer(app, start_timeout=60, http=http_protocol_class()) as server:
+        yield server.url
 
 
 @pytest.mark.slow

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from app.auth import COOKIE
 from app.server import create_app
 
-from .conftest import free_port
+from .live_server import LiveServer
 from .test_ui_browser import ARGS, CHROMIUM
 
 pytestmark = pytest.mark.slow
@@ -21,18 +18,9 @@ TOKEN = "browser-token-17"
 
 @pytest.fixture(scope="module")
 def live(built_index):
-    port = free_port()
     app = create_app(built_index.model_copy(update={"api_token": TOKEN}))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with LiveServer(app, start_timeout=60) as server:
+        yield server.url + "/"
 
 
 def test_sign_in_once_then_chat(live):
