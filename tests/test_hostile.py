@@ -195,28 +195,36 @@ def test_bad_input_is_a_4xx_with_our_sentence(app, name, method, path, body, hea
     assert time.perf_counter() - t0 < 20
 
 
-def test_the_50mb_body_is_refused_before_it_is_read(app):
-    """Content-Length above the limit: 413 before a single body byte is received."""
-    received = []
-
+def _post_raw(app, headers: list[tuple[bytes, bytes]], receive) -> list[dict]:
+    """POST /api/ask straight into the ASGI app with these extra headers; `receive` gives body pieces."""
     async def go():
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
                  "scheme": "http", "path": "/api/ask", "raw_path": b"/api/ask", "query_string": b"",
                  "root_path": "", "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"),
-                                              (b"content-length", b"50000000")], "client": None, "server": None}
+                                              *headers], "client": None, "server": None}
         out = []
 
-        async def receive():
-            received.append(1)
-            return {"type": "http.request", "body": b"x" * 65536, "more_body": True}
+        async def asgi_receive():
+            return receive()
 
         async def send(message):
             out.append(message)
 
-        await app(scope, receive, send)
+        await app(scope, asgi_receive, send)
         return out
 
-    out = anyio.run(go)
+    return anyio.run(go)
+
+
+def test_the_50mb_body_is_refused_before_it_is_read(app):
+    """Content-Length above the limit: 413 before a single body byte is received."""
+    received = []
+
+    def receive():
+        received.append(1)
+        return {"type": "http.request", "body": b"x" * 65536, "more_body": True}
+
+    out = _post_raw(app, [(b"content-length", b"50000000")], receive)
     assert out[0]["status"] == 413 and not received
     assert json.loads(out[1]["body"])["error"] == TOO_LARGE
 
@@ -225,24 +233,11 @@ def test_a_chunked_body_is_cut_off_at_the_limit(app):
     """No Content-Length: reading stops as soon as the body passes 64 KB (not after 50 MB)."""
     pieces = {"n": 0}
 
-    async def go():
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-                 "scheme": "http", "path": "/api/ask", "raw_path": b"/api/ask", "query_string": b"",
-                 "root_path": "", "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"),
-                                              (b"transfer-encoding", b"chunked")], "client": None, "server": None}
-        out = []
+    def receive():
+        pieces["n"] += 1
+        return {"type": "http.request", "body": b"x" * 16384, "more_body": True}
 
-        async def receive():
-            pieces["n"] += 1
-            return {"type": "http.request", "body": b"x" * 16384, "more_body": True}
-
-        async def send(message):
-            out.append(message)
-
-        await app(scope, receive, send)
-        return out
-
-    out = anyio.run(go)
+    out = _post_raw(app, [(b"transfer-encoding", b"chunked")], receive)
     assert out[0]["status"] == 413 and pieces["n"] == MAX_BODY_BYTES // 16384 + 1
 
 
