@@ -101,10 +101,12 @@ def _row_sentence(u: UnitRecord, section: str, groups: list[list[str]], zh: bool
 
 @dataclass
 class Extract:
-    """What extractive mode found: the answer text, the citations, the chosen candidates."""
+    """What extractive mode found: the answer text, the citations, the chosen candidates, and the
+    question's weighted term groups it judged them by."""
     text: str
     citations: list[Citation]
     chosen: list[Candidate]
+    weighted: Weighted
 
 
 def choose(ranked: list[Candidate], weighted: Weighted, select: dict) -> list[Candidate]:
@@ -147,7 +149,7 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
     weighted = Weighted.of(groups, index.idf)
     cands = candidates(index, r, weighted, r.vector)
     if not cands:
-        return Extract("", [], [])
+        return Extract("", [], [], weighted)
     hybrid = r.vector is not None and index.unit_vectors is not None
     weights = load_weights()
     mode = "hybrid" if hybrid else "keyword"
@@ -199,7 +201,7 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
         citations.append(Citation(s.number, s.title_zh, snippet, round(s.score, 5), s.number in used,
                                   c.unit.raw if c else ""))
     citations.sort(key=lambda c: not c.used)
-    return Extract(text, citations, chosen)
+    return Extract(text, citations, chosen, weighted)
 
 
 def coverage_evidence(index, sections: list[SectionHit], weighted: Weighted) -> float:
@@ -349,7 +351,7 @@ class Answerer:
         # whether the report covers the question is judged on what its words find (the keyword
         # ranking), as calibrated; the dense model only changes which passages answer it
         judged = r.keyword_sections if r.keyword_sections is not None else r.sections
-        evidence = coverage_evidence(index, judged, Weighted.of(question_groups(r), index.idf)) if citations else 0.0
+        evidence = coverage_evidence(index, judged, ex.weighted) if citations else 0.0
         mode = {"retrieval": r.mode, "generation": gen}
         yield {"type": "meta", "mode": mode, "sections": [s.number for s in r.sections]}
         unknown = unknown_names(question, index)

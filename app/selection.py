@@ -121,6 +121,15 @@ def unit_facts(index: LoadedIndex, i: int) -> UnitFacts:
     return f
 
 
+def title_tokens(index: LoadedIndex, sec: SectionHit) -> frozenset:
+    """A section's path and English title, tokenized once per index."""
+    cache = index.__dict__.setdefault("_title_tokens", {})
+    toks = cache.get(sec.number)
+    if toks is None:
+        toks = cache[sec.number] = frozenset(tokenize(f"{sec.path} {sec.title_en}"))
+    return toks
+
+
 def candidates(index: LoadedIndex, r: Retrieval, weighted: Weighted, q_vector: np.ndarray | None) -> list[Candidate]:
     """Every unit of the top sections, with its features (unscored)."""
     qt = QuestionType.of(r.query)  # with the previous question for a follow-up ("那 20B 的呢？")
@@ -129,7 +138,7 @@ def candidates(index: LoadedIndex, r: Retrieval, weighted: Weighted, q_vector: n
     out: list[Candidate] = []
     for rank, sec in enumerate(r.sections[:CANDIDATE_SECTIONS]):
         hit_chunks = {h.chunk["id"] for h in sec.hits}
-        title_cov = coverage(weighted, frozenset(tokenize(f"{sec.path} {sec.title_en}")))
+        title_cov = coverage(weighted, title_tokens(index, sec))
         for i in index.units_by_section.get(sec.number, ()):
             u, toks, uf = index.units[i], index.unit_tokens[i], unit_facts(index, i)
             cov = coverage(weighted, toks)
