@@ -12,7 +12,7 @@ GLOSSARY: dict[str, list[str]] = {
     "gradient": ["梯度"], "gradients": ["梯度"], "coefficient": ["系数"], "initialization": ["初始化"],
     "initialize": ["初始化"], "initialized": ["初始化"], "converge": ["收敛"], "convergence": ["收敛"],
     "stable": ["稳定"], "stability": ["稳定"], "train": ["训练"], "trained": ["训练"], "training": ["训练"],
-    "pre-train": ["预训练"], "pretrain": ["预训练"], "pre-training": ["预训练"], "pretraining": ["预训练"],
+    "pre-train": ["预训练"], "pre-trained": ["预训练"], "pretrained": ["预训练"], "pretrain": ["预训练"], "pre-training": ["预训练"], "pretraining": ["预训练"],
     "fine-tuning": ["微调"], "finetuning": ["微调"], "fine-tune": ["微调"], "finetune": ["微调"],
     "sft": ["监督微调", "sft"], "supervised": ["监督"], "alignment": ["对齐"], "align": ["对齐"],
     "phase": ["阶段"], "phases": ["阶段"], "stage": ["阶段"], "stages": ["阶段"], "round": ["轮"],

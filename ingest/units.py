@@ -33,7 +33,7 @@ class UnitRecord:
     id: str
     section: str
     chunk: str  # id of the chunk it came from
-    kind: str  # "sentence" | "row"
+    kind: str  # "sentence" | "row" | "code" (a line of a code or prompt block)
     text: str  # without Markdown marks
     raw: str  # exactly as in the Markdown (highlighted in the section reader)
     order: tuple  # (chunk part, paragraph or 0, sentence or row)
@@ -82,8 +82,9 @@ def _uid(section: str, raw: str) -> str:
     return hashlib.sha256(f"{section}\n{raw}".encode()).hexdigest()[:16]
 
 
-def chunk_units(chunk: dict) -> list[UnitRecord]:
-    """The units of one chunk (a dict as in chunks.jsonl)."""
+def chunk_units(chunk: dict, before: str = "") -> list[UnitRecord]:
+    """The units of one chunk (a dict as in chunks.jsonl). `before` is the text just before it in its
+    section: a code block's figure caption and bold lead ("图 19：CIBench 中使用的提示词…") say what it is."""
     out: list[UnitRecord] = []
     section, part = chunk["section"], chunk.get("part", 0)
     context = f"{chunk['path']} {chunk['title_en']}"
@@ -111,6 +112,14 @@ def chunk_units(chunk: dict) -> list[UnitRecord]:
                 if len(sent) >= 6:
                     out.append(UnitRecord(_uid(section, sent), section, chunk["id"], "sentence", clean(sent), sent,
                                           (part, pi, si), pcontext, figure=figure))
+    elif chunk["kind"] == "code":
+        paras = [p for p in PARAGRAPHS.split(before) if p.strip()]
+        caption = " ".join(clean(p) for p in paras[-2:])[-300:]
+        for li, line in enumerate(chunk["text"].splitlines()):
+            text = line.strip()
+            if len(text) >= 6 and not text.startswith(("```", "~~~")):
+                out.append(UnitRecord(_uid(section, f"{chunk['id']}:{li}:{line}"), section, chunk["id"], "code",
+                                      text, line, (part, 0, li), f"{context} {caption}".strip(), caption))
     return out
 
 
@@ -118,11 +127,14 @@ def corpus_units(chunks: list[dict]) -> list[UnitRecord]:
     """Every unit of the index once (split paragraphs overlap: a sentence in two chunks counts once)."""
     seen: set[str] = set()
     out = []
+    before: dict[str, str] = {}  # the last text chunk of each section so far
     for c in chunks:
-        for u in chunk_units(c):
+        for u in chunk_units(c, before.get(c["section"], "")):
             if u.id not in seen:
                 seen.add(u.id)
                 out.append(u)
+        if c["kind"] == "text":
+            before[c["section"]] = c["text"]
     return out
 
 
@@ -130,7 +142,7 @@ def corpus_units(chunks: list[dict]) -> list[UnitRecord]:
 
 UNITS_FILE, VECTORS_FILE, OWN_VECTORS_FILE = "units.jsonl", "units.npy", "units-own.npy"
 # bump when segmentation or what is embedded changes: the index fingerprint includes it
-UNITS_VERSION = "units-3"
+UNITS_VERSION = "units-4"
 
 
 def write_units(vdir, units: list[UnitRecord], tokens: list[list[str]], own_tokens: list[list[str]],

@@ -35,6 +35,21 @@ def test_table_rows_carry_header_caption_group_and_no_markup():
     assert row.raw == "| InternLM2-7B | <u>65.8</u> | **70.8** |"  # highlighted as written
 
 
+CODE_CHUNK = {"id": "c4", "section": "9.9", "part": 3, "kind": "code", "path": "9 测试 > 9.9 测试", "title_en": "Test",
+              "text": "```text\nSystem Prompt:\nAction: one of IPythonInterpreter.\n\nok\n```"}
+
+
+def test_code_block_lines_are_units_that_carry_the_caption_before_them():
+    before = "前一段。\n\n图 19：CIBench 中使用的提示词。\n\n**CIBench 中的提示词（Prompt in CIBench）**"
+    units = chunk_units(CODE_CHUNK, before)
+    assert [u.text for u in units] == ["System Prompt:", "Action: one of IPythonInterpreter."]  # fences, short lines out
+    assert all(u.kind == "code" and "图 19" in u.context and "Prompt in CIBench" in u.context for u in units)
+    assert "前一段" not in units[0].context  # only the caption and lead right before the block
+    # corpus_units hands each code chunk the text chunk before it in its section
+    (first, *_) = [u for u in corpus_units([TEXT_CHUNK, CODE_CHUNK]) if u.kind == "code"]
+    assert "图 3" in first.context
+
+
 def test_a_sentence_in_two_overlapping_chunks_is_one_unit():
     again = {**TEXT_CHUNK, "id": "c3", "part": 2}
     assert len(corpus_units([TEXT_CHUNK, again])) == len(chunk_units(TEXT_CHUNK))
@@ -73,6 +88,8 @@ def test_the_weights_were_fitted_on_development_sets_only_and_cover_every_featur
     ("奖励模型 loss 里 γ 和 λ 默认取多少", ["默认设为 2", "0.02"]),
     ("What is the KL divergence coefficient in PPO?", ["0.01"]),
     ("在线 RLHF 一共跑了几轮", ["三轮"]),
+    # a line of a prompt in the appendix (a code block)
+    ("CIBench 的系统提示词里模型可以调用的工具叫什么", ["IPythonInterpreter"]),
 ])
 def test_the_first_line_states_the_asked_facts(answerer, question, facts):
     a = answerer.ask(question)
