@@ -210,7 +210,10 @@ def coverage_evidence(index, sections: list[SectionHit], weighted: Weighted) -> 
     best = 0.0
     for sec in sections[:CANDIDATE_SECTIONS]:
         for i in index.units_by_section.get(sec.number, ()):
-            best = max(best, coverage(weighted, index.unit_tokens[i]))
+            # a prompt's lines are examples the report shows, not what it says: plain English words in
+            # them ("short", "write") must not make an unrelated request look covered
+            if index.units[i].kind != "code":
+                best = max(best, coverage(weighted, index.unit_tokens[i]))
     return best
 
 

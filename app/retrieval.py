@@ -12,6 +12,7 @@ from ingest.keywords import CJK, compound_parts, hint_tokens, is_zh_noun, query_
 from ingest.lexicon import uncovered
 
 from .index import IndexHandle, LoadedIndex
+from .ranking import section_features, section_info, section_scores
 
 RRF_K = 60
 CANDIDATES = 30
@@ -57,6 +58,8 @@ class Retrieval:
     notice: str = ""
     keyword_sections: list[SectionHit] | None = None  # the BM25 ranking alone (same as sections in keyword mode)
     vector: np.ndarray | None = None  # the query's embedding (hybrid mode), reused to rank answer units
+    fused: list[str] = field(default_factory=list)  # sections in the fused (RRF) order, before re-ranking
+    section_features: dict[str, np.ndarray] = field(default_factory=dict)  # app/ranking.py, for fitting
 
 
 def retrieval_query(question: str, history: list[dict] | None) -> str:
@@ -258,15 +261,43 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
         # reward chunks that contain most of the question's rare terms (numbers, model names)
         h.score += 0.02 * h.coverage
 
-    ranked = _by_section(hits.values(), top_k)
     mode = "hybrid" if index.collection is not None and not notice.startswith("dense retrieval failed") else "keyword"
+    fused = _by_section(hits.values(), len(hits))
+    ranked, features = _rerank(index, fused, q_weighted, vec if mode == "hybrid" else None, query, mode, top_k)
     # the keyword ranking alone, for the out-of-scope decision: lexical evidence is judged on the
     # passages the question's words find, so the calibrated threshold holds whatever the dense model
-    keyword = ranked if mode == "keyword" else _by_section(
+    keyword = _by_section(
         [Hit(h.chunk, 1.0 / (RRF_K + h.bm25_rank + 1) + 0.02 * h.coverage, h.bm25_rank, coverage=h.coverage)
          for h in hits.values() if h.bm25_rank is not None], top_k)
     evidence = max((h.coverage for s in ranked for h in s.hits), default=0.0)
-    return Retrieval(query, tokens, ranked, mode, evidence, notice, keyword, vec if mode == "hybrid" else None)
+    return Retrieval(query, tokens, ranked, mode, evidence, notice, keyword, vec if mode == "hybrid" else None,
+                     [s.number for s in fused], features)
+
+
+def _rerank(index: LoadedIndex, fused: list[SectionHit], q: Weighted, vec: np.ndarray | None, query: str,
+            mode: str, top_k: int) -> tuple[list[SectionHit], dict[str, np.ndarray]]:
+    """Every section scored by the fitted section model (app/ranking.py); the top_k, best first. A
+    section none of whose chunks was retrieved can still rank by its sentences and title."""
+    seen = {s.number: {"rrf": s.score, "rank": k, "coverage": max(h.coverage for h in s.hits),
+                       "bm25_rank": min((h.bm25_rank for h in s.hits if h.bm25_rank is not None), default=None),
+                       "dense_rank": min((h.dense_rank for h in s.hits if h.dense_rank is not None), default=None)}
+            for k, s in enumerate(fused)}
+    numbers, X, best_unit = section_features(index, seen, lambda toks: coverage(q, toks), vec, query)
+    scores = section_scores(X, mode)
+    by_number = {s.number: s for s in fused}
+    out = []
+    for j in np.argsort(-scores, kind="stable")[:top_k]:
+        s = by_number.get(numbers[j])
+        if s is None:
+            u = best_unit[j]
+            ci = index.by_id.get(index.units[u].chunk) if u >= 0 else None
+            ci = ci if ci is not None else section_info(index).any_chunk[j]
+            c = index.chunks[ci]
+            s = SectionHit(numbers[j], c["title_zh"], c["title_en"], c["path"], 0.0,
+                           [Hit(c, 0.0, coverage=coverage(q, index.chunk_tokens[ci]))])
+        s.score = float(scores[j])
+        out.append(s)
+    return out, dict(zip(numbers, X))
 
 
 def _by_section(hits, top_k: int) -> list[SectionHit]:

@@ -23,6 +23,7 @@ from ingest.keywords import tokenize
 from ingest.units import UnitRecord
 
 from .index import LoadedIndex
+from .ranking import section_info
 from .retrieval import Retrieval, SectionHit, Weighted, coverage
 
 WEIGHTS_FILE = Path(__file__).with_name("selection_weights.json")
@@ -51,7 +52,7 @@ LATIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9.\-]{2,}")
 FEATURES = ["lex", "lex_own", "dense", "dense_own", "sec_rrf", "sec_top", "chunk_hit", "row", "row_name",
             "row_col", "row_name_col", "row_asked_number", "figure", "num_x_num", "why_x_cause", "how_x_means",
             "list_x_enum", "which_x_name", "cmp_x_multi", "title_cov", "novel", "first", "length",
-            "caption_cov"]
+            "caption_cov", "code", "overview", "how_x_overview", "why_x_overview"]
 
 
 @dataclass
@@ -136,9 +137,12 @@ def candidates(index: LoadedIndex, r: Retrieval, weighted: Weighted, q_vector: n
     flat = {t for g in weighted.groups for t in g}
     q_latin = {m.group(0).lower() for m in LATIN_NAME.finditer(r.query)}
     out: list[Candidate] = []
+    info = section_info(index)
+    overviews = dict(zip(info.numbers, info.overview))
     for rank, sec in enumerate(r.sections[:CANDIDATE_SECTIONS]):
         hit_chunks = {h.chunk["id"] for h in sec.hits}
         title_cov = coverage(weighted, title_tokens(index, sec))
+        overview = overviews.get(sec.number, 0.0)  # an overview mentions it; "how"/"why" want the details
         for i in index.units_by_section.get(sec.number, ()):
             u, toks, uf = index.units[i], index.unit_tokens[i], unit_facts(index, i)
             cov = coverage(weighted, toks)
@@ -156,6 +160,8 @@ def candidates(index: LoadedIndex, r: Retrieval, weighted: Weighted, q_vector: n
                 "cmp_x_multi": float(qt.compare and uf.many), "title_cov": title_cov,
                 "novel": math.log1p(len(index.unit_own_tokens[i] - flat)), "first": float(uf.first),
                 "length": uf.length, "caption_cov": coverage(weighted, uf.caption_tokens) if row else 0.0,
+                "code": float(u.kind == "code"), "overview": overview, "how_x_overview": overview * qt.how,
+                "why_x_overview": overview * qt.why,
             }
             out.append(Candidate(i, u, sec, rank, toks, cov, np.array([f.get(k, 0.0) for k in FEATURES])))
     if q_vector is not None and index.unit_vectors is not None:

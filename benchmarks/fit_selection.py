@@ -91,7 +91,8 @@ def loss_grad(w: np.ndarray, data: list[tuple[np.ndarray, np.ndarray]]):
 
 
 def fit(data) -> np.ndarray:
-    res = minimize(loss_grad, np.zeros(len(FEATURES)), args=(data,), jac=True, method="L-BFGS-B")
+    """Weights of a conditional logit over (features, soft targets) pairs, one pair per question."""
+    res = minimize(loss_grad, np.zeros(data[0][0].shape[1]), args=(data,), jac=True, method="L-BFGS-B")
     return res.x
 
 

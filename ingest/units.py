@@ -11,6 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from .chunking import split_sentences
+from .glossary import GLOSSARY
 
 MD_NOISE = re.compile(r"\*\*|`|</?u>")
 FIGURE_LINE = re.compile(r"^图\s*\d+")
@@ -18,6 +19,15 @@ PARA_LEAD = re.compile(r"^\s*(?:[-*]|\d+\.)?\s*\*\*([^*\n]{2,60})\*\*")
 PARAGRAPHS = re.compile(r"\n\n|\n(?=\s*(?:[-*]|\d+\.)\s)")  # blank lines; each list item is its own
 # a table row *is* a score/result: words that ask for one are satisfied by the row itself
 ROW_IMPLIED = "得分 分数 结果 成绩 表现 性能 分 score scores result results performance accuracy"
+
+
+def glossary_renderings(text: str) -> list[str]:
+    """The Chinese terms the translation uses for the English words and phrases of `text`."""
+    lowered = text.lower()
+    words = set(re.findall(r"[a-z][a-z\-]+", lowered))
+    return list(dict.fromkeys(zh for key, terms in GLOSSARY.items()
+                              if (key in words if " " not in key else re.search(rf"\b{re.escape(key)}\b", lowered))
+                              for zh in terms))
 
 
 def clean(text: str) -> str:
@@ -48,7 +58,7 @@ class UnitRecord:
         """What the question's words are matched against."""
         if self.kind == "row":
             return f"{self.context} {self.caption} {' '.join(self.header)} {self.text} {ROW_IMPLIED}"
-        return f"{self.context} {self.text}"
+        return f"{self.context} {self.own_match_text}"
 
     @property
     def own_text(self) -> str:
@@ -58,6 +68,8 @@ class UnitRecord:
     @property
     def own_match_text(self) -> str:
         """What the question's words are matched against in the unit alone (a row is a result)."""
+        if self.kind == "code":  # a prompt is in English: a Chinese question matches its terms' renderings
+            return f"{self.text} {' '.join(glossary_renderings(self.text))}"
         return f"{self.own_text} {ROW_IMPLIED}" if self.kind == "row" else self.text
 
     @property
@@ -142,7 +154,7 @@ def corpus_units(chunks: list[dict]) -> list[UnitRecord]:
 
 UNITS_FILE, VECTORS_FILE, OWN_VECTORS_FILE = "units.jsonl", "units.npy", "units-own.npy"
 # bump when segmentation or what is embedded changes: the index fingerprint includes it
-UNITS_VERSION = "units-4"
+UNITS_VERSION = "units-5"
 
 
 def write_units(vdir, units: list[UnitRecord], tokens: list[list[str]], own_tokens: list[list[str]],

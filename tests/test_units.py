@@ -89,7 +89,7 @@ def test_the_weights_were_fitted_on_development_sets_only_and_cover_every_featur
     ("What is the KL divergence coefficient in PPO?", ["0.01"]),
     ("在线 RLHF 一共跑了几轮", ["三轮"]),
     # a line of a prompt in the appendix (a code block)
-    ("CIBench 的系统提示词里模型可以调用的工具叫什么", ["IPythonInterpreter"]),
+    ("In the MTBench judge prompt, what exact format must the rating be written in?", ["[[rating]]"]),
 ])
 def test_the_first_line_states_the_asked_facts(answerer, question, facts):
     a = answerer.ask(question)
@@ -114,3 +114,35 @@ def test_an_index_without_units_still_answers(built_index, tmp_path):
     s = built_index.model_copy(update={"data_dir": data})
     a = Answerer(s, IndexHandle(s)).ask("SFT 的学习率是多少？")
     assert a.answerable and "4e-5" in first_line(a.answer)
+
+
+def test_section_weights_were_fitted_on_development_sets_and_cover_every_feature():
+    from app.ranking import FEATURES as SECTION_FEATURES
+    from app.ranking import WEIGHTS_FILE as SECTION_WEIGHTS
+
+    w = json.loads(SECTION_WEIGHTS.read_text(encoding="utf-8"))
+    assert "sealed" not in w["fitted_on"] and w["fitted_on"]
+    for mode in ("hybrid", "keyword"):
+        assert set(w[mode]) == set(SECTION_FEATURES)
+    assert w["keyword"]["unit_dense"] == 0 and w["keyword"]["dense"] == 0
+
+
+def test_without_fitted_section_weights_sections_keep_the_fused_order(answerer, monkeypatch):
+    from app import ranking
+    from app.retrieval import retrieve
+
+    monkeypatch.setattr(ranking, "load_weights", lambda: None)
+    r = retrieve(answerer.handle, "COOL RLHF 的条件奖励模型是怎么训练的？", None, 5)
+    assert [s.number for s in r.sections] == r.fused[:5]
+
+
+@pytest.mark.parametrize("question, section", [
+    # the overviews (abstract, introduction, a chapter's opening) mention it; the section explains it
+    ("InternLM2 为什么采用 GQA？", "2.2"),
+    ("COOL RLHF 的条件奖励模型是怎么训练的？", "4.2.1"),
+])
+def test_a_how_or_why_question_ranks_the_explaining_section_first(answerer, question, section):
+    from app.retrieval import retrieve
+
+    r = retrieve(answerer.handle, question, None, 5)
+    assert r.sections[0].number == section, [s.number for s in r.sections]

@@ -1,0 +1,135 @@
+"""Which sections answer the question: the fused chunk ranking re-ranked per section.
+
+A section's features are its best chunk's place in the fused (RRF), BM25 and dense rankings; how
+much of the question its best chunk, best sentence or row and title hold; how close the dense model
+puts its best unit; and what kind of section it is — an overview (abstract, introduction,
+conclusion, a chapter's opening) mentions everything briefly, while "how" and "why" questions want
+the section that explains. The features are combined with weights fitted on the development
+questions (benchmarks/fit_sections.py writes section_weights.json beside this file).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ingest.keywords import tokenize
+
+from .index import LoadedIndex
+
+WEIGHTS_FILE = Path(__file__).with_name("section_weights.json")
+FEATURES = ["rrf", "bm25", "dense", "chunk_cov", "unit_dense", "unit_dense_own", "unit_lex", "unit_lex_own",
+            "title_cov", "fused_top", "overview", "how_x_overview", "why_x_overview", "num_x_overview", "depth"]
+OVERVIEW_TITLES = {"abstract", "introduction", "conclusion"}
+DENSE_SCALE = 20.0  # cosine similarities of one question differ in the second decimal
+ABSENT = -5.0  # a section with no unit vector, on the same scale
+
+
+@dataclass(frozen=True)
+class SectionInfo:
+    """What a section is, whatever the question: computed once per index."""
+    numbers: list[str]
+    overview: np.ndarray
+    depth: np.ndarray
+    title_tokens: list[frozenset]
+    units: list[np.ndarray]  # indices into LoadedIndex.units
+    any_chunk: list[int]  # a chunk of the section, for a section found by its units alone
+
+
+def section_info(index: LoadedIndex) -> SectionInfo:
+    info = index.__dict__.get("_section_info")
+    if info is None:
+        first: dict[str, int] = {}
+        for i, c in enumerate(index.chunks):
+            first.setdefault(c["section"], i)
+        numbers = list(first)
+        overview, depth, titles, units = [], [], [], []
+        for n in numbers:
+            c = index.chunks[first[n]]
+            has_children = any(m.startswith(n + ".") for m in numbers)
+            overview.append(float(has_children or c["title_en"].strip().lower() in OVERVIEW_TITLES))
+            depth.append(float(n.count(".") + 1))
+            titles.append(frozenset(tokenize(f"{c['path']} {c['title_en']}")))
+            units.append(np.asarray(index.units_by_section.get(n, []), dtype=int))
+        info = index.__dict__["_section_info"] = SectionInfo(
+            numbers, np.array(overview), np.array(depth), titles, units, [first[n] for n in numbers])
+    return info
+
+
+@lru_cache(maxsize=1)
+def load_weights(path: str = str(WEIGHTS_FILE)) -> dict | None:
+    """{"hybrid": {feature: weight}, "keyword": {...}, "fitted_on": [...]}; None before any fit."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+def question_kind(query: str) -> tuple[bool, bool, bool]:
+    """(how, why, how many) — the question types that decide between an overview and its details."""
+    from .selection import QuestionType  # noqa: PLC0415 (selection imports retrieval, which imports this)
+
+    qt = QuestionType.of(query)
+    return qt.how, qt.why, qt.numeric
+
+
+def section_features(index: LoadedIndex, fused: dict[str, dict], cover, vec: np.ndarray | None,
+                     query: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(section numbers, feature matrix, best unit per section) for every section of the index.
+
+    `fused` maps a section with chunk hits to {"rrf", "bm25_rank", "dense_rank", "coverage", "rank"};
+    `cover(tokens)` is the question's weighted coverage of a token set."""
+    info = section_info(index)
+    n = len(info.numbers)
+    X = np.zeros((n, len(FEATURES)))
+    col = {f: k for k, f in enumerate(FEATURES)}
+    lex = np.array([cover(t) for t in index.unit_tokens]) if index.unit_tokens else np.zeros(0)
+    lex_own = np.array([cover(t) for t in index.unit_own_tokens]) if index.unit_own_tokens else np.zeros(0)
+    dense = own = None
+    if vec is not None and index.unit_vectors is not None and len(index.unit_vectors):
+        dense = index.unit_vectors @ vec
+        own = index.unit_own_vectors @ vec if index.unit_own_vectors is not None else dense
+    how, why, numeric = question_kind(query)
+    best_unit = np.full(n, -1)
+    for j, number in enumerate(info.numbers):
+        f = fused.get(number)
+        if f is not None:
+            X[j, col["rrf"]] = f["rrf"] * 60
+            X[j, col["bm25"]] = 60 / (61 + f["bm25_rank"]) if f["bm25_rank"] is not None else 0.0
+            X[j, col["dense"]] = 60 / (61 + f["dense_rank"]) if f["dense_rank"] is not None else 0.0
+            X[j, col["chunk_cov"]] = f["coverage"]
+            X[j, col["fused_top"]] = 1.0 / (1 + f["rank"])
+        ids = info.units[j]
+        if len(ids):
+            X[j, col["unit_lex"]] = lex[ids].max()
+            X[j, col["unit_lex_own"]] = lex_own[ids].max()
+            best_unit[j] = ids[int(np.argmax(lex[ids] + (dense[ids] if dense is not None else 0)))]
+        X[j, col["title_cov"]] = cover(info.title_tokens[j])
+        ov = info.overview[j]
+        X[j, col["overview"]] = ov
+        X[j, col["how_x_overview"]] = ov * how
+        X[j, col["why_x_overview"]] = ov * why
+        X[j, col["num_x_overview"]] = ov * numeric
+        X[j, col["depth"]] = info.depth[j]
+    if dense is not None:
+        top, top_own = dense.max(), own.max()
+        for j, ids in enumerate(info.units):
+            if len(ids):
+                X[j, col["unit_dense"]] = (dense[ids].max() - top) * DENSE_SCALE
+                X[j, col["unit_dense_own"]] = (own[ids].max() - top_own) * DENSE_SCALE
+            else:
+                X[j, col["unit_dense"]] = X[j, col["unit_dense_own"]] = ABSENT
+    return info.numbers, X, best_unit
+
+
+def section_scores(X: np.ndarray, mode: str) -> np.ndarray:
+    """Fitted scores; before any fit, the fused (RRF) order."""
+    weights = load_weights()
+    if not weights or mode not in weights:
+        return X[:, FEATURES.index("rrf")]
+    w = np.array([weights[mode].get(f, 0.0) for f in FEATURES])
+    return X @ w
