@@ -17,7 +17,7 @@ from ingest.units import UnitRecord, clean
 
 from .index import IndexHandle
 from .retrieval import Retrieval, SectionHit, Weighted, coverage, never_together, retrieve, unknown_names
-from .selection import CANDIDATE_SECTIONS, FEATURES, Candidate, candidates, load_weights, score
+from .selection import CANDIDATE_SECTIONS, FEATURES, Candidate, candidates, load_weights, names_column, score
 
 CITE = re.compile(r"\[§\s*([0-9A](?:\.\d+)*)\s*\]")
 
@@ -86,7 +86,7 @@ def _row_sentence(u: UnitRecord, section: str, groups: list[list[str]], zh: bool
     """A table row as a sentence, with the columns the question asks about (all when it names none)."""
     qs = {t for g in groups for t in g}
     pairs = [(h, v) for h, v in zip(u.header[1:], u.cells[1:]) if v]
-    wanted = [(h, v) for h, v in pairs if set(tokenize(h)) & qs]
+    wanted = [(h, v) for h, v in pairs if names_column(frozenset(tokenize(h)), qs)]
     shown = wanted or pairs
     table = re.match(r"^(表\s*\d+)", u.caption)
     tname = table.group(1) if table else "表"
@@ -129,6 +129,28 @@ def choose(ranked: list[Candidate], weighted: Weighted, select: dict) -> list[Ca
     return chosen
 
 
+# a sentence that opens by pointing back ("为了解决这些问题，…", "该方法…") needs the one before it
+ANAPHOR = re.compile(r"^(?:为了(?:解决|应对)这些|为此|对此|由此|这[会些一种类样是]|上述|该|此|其)")
+
+
+def with_antecedents(chosen: list[Candidate], ranked: list[Candidate]) -> list[Candidate]:
+    """Each chosen sentence that points back gets the sentence before it in its paragraph."""
+    sentences = sorted((c for c in ranked if c.unit.kind == "sentence"), key=lambda c: (c.section.number, c.unit.order))
+    before = {c.unit.id: p for p, c in zip(sentences, sentences[1:]) if p.section.number == c.section.number}
+    have = {c.unit.id for c in chosen}
+    out = list(chosen)
+    for c in chosen:
+        for _ in range(2):  # "为了解决这些问题" after "这会导致…": back to the sentence that names them
+            if c.unit.kind != "sentence" or not ANAPHOR.match(c.unit.text):
+                break
+            c = before.get(c.unit.id)  # the sentence before it, in its paragraph or the one above
+            if c is None or c.unit.id in have:
+                break
+            out.append(c)
+            have.add(c.unit.id)
+    return out
+
+
 def _context(index, best: Candidate) -> list[UnitRecord]:
     """The sentences around the best one in its paragraph: the longer quotation."""
     u = best.unit
@@ -154,7 +176,7 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
     weights = load_weights()
     mode = "hybrid" if hybrid else "keyword"
     ranked = score(cands, weights[mode])
-    chosen = choose(ranked, weighted, weights["select"][mode])
+    chosen = with_antecedents(choose(ranked, weighted, weights["select"][mode]), ranked)
     best = chosen[0]
 
     def render(c: Candidate) -> str:

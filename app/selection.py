@@ -87,6 +87,18 @@ def load_weights(path: str = str(WEIGHTS_FILE)) -> dict:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def names_column(header_tokens: frozenset, question_tokens: set) -> bool:
+    """The question asks about this column: a shared token, or a Chinese word of the question inside
+    one of the header's ("几层" → 层 in 层数, "多少参数" → 参数 in 参数量)."""
+    if header_tokens & question_tokens:
+        return True
+    zh = [q for q in question_tokens if CJK_WORD.fullmatch(q)]
+    return any(q in h for q in zh for h in header_tokens if CJK_WORD.fullmatch(h))
+
+
+CJK_WORD = re.compile(r"[\u4e00-\u9fff]+")
+
+
 @dataclass(frozen=True)
 class UnitFacts:
     """What a unit offers whatever the question: computed once per unit and index."""
@@ -148,7 +160,7 @@ def candidates(index: LoadedIndex, r: Retrieval, weighted: Weighted, q_vector: n
             cov = coverage(weighted, toks)
             row = u.kind == "row"
             name = row and bool(uf.name_tokens & flat)
-            col = row and any(h & flat for h in uf.header_tokens)
+            col = row and any(names_column(h, flat) for h in uf.header_tokens)
             f = {
                 "lex": cov, "lex_own": coverage(weighted, index.unit_own_tokens[i]), "sec_rrf": 1.0 / (1 + rank),
                 "sec_top": float(rank == 0), "chunk_hit": float(u.chunk in hit_chunks), "row": float(row),

@@ -149,7 +149,7 @@ def test_a_second_sentence_is_quoted_when_it_says_what_the_best_one_lacks():
              "path": "9.9 测试"}
     units = chunk_units(chunk)
     index = SimpleNamespace(
-        units=units, unit_tokens=[frozenset(tokenize(u.match_text)) for u in units],
+        chunks=[chunk], units=units, unit_tokens=[frozenset(tokenize(u.match_text)) for u in units],
         unit_own_tokens=[frozenset(tokenize(u.own_match_text)) for u in units], unit_vectors=None,
         unit_own_vectors=None, units_by_section={"9.9": list(range(len(units)))},
         idf={"deepspeed": 3.0, "megatron": 3.0, "吞吐量": 2.0, "吞吐": 2.0, "速度": 1.0, "样本": 0.5})
@@ -159,3 +159,25 @@ def test_a_second_sentence_is_quoted_when_it_says_what_the_best_one_lacks():
     answer = extractive_answer(r, question, index).text.splitlines()[0]
     assert "100" in answer and "80" in answer and "……" in answer
     assert "实验设置" not in answer
+
+def test_a_chosen_sentence_that_points_back_brings_the_sentence_it_points_to():
+    from app.answer import with_antecedents
+    from app.retrieval import SectionHit
+    from app.selection import Candidate
+    from ingest.units import chunk_units
+
+    chunk = {"id": "c", "kind": "text", "section": "9.9", "title_zh": "测试", "title_en": "Test", "path": "9.9 测试",
+             "text": "RLHF 有两个问题：偏好冲突和奖励欺骗。\n\n为了解决这些问题，我们提出了 COOL RLHF。它分三轮进行。"}
+    units = chunk_units(chunk)
+    sec = SectionHit("9.9", "测试", "Test", "9.9 测试", 1.0)
+    cands = [Candidate(i, u, sec, 0, frozenset(), 0.0, None) for i, u in enumerate(units)]
+    pointing, plain = cands[1], cands[2]
+    assert [c.unit.text for c in with_antecedents([pointing], cands)] == [pointing.unit.text, cands[0].unit.text]
+    assert with_antecedents([plain], cands) == [plain]  # "它分三轮进行" needs nothing before it here
+
+
+def test_a_table_row_answer_names_every_column_asked_for_even_by_part_of_its_header(answerer):
+    from app.evaluation import first_line
+
+    line = first_line(answerer.ask("20B 模型有几层，隐藏维度多大").answer)  # 几层 → 层数 $n_{layers}$
+    assert "48" in line and "6144" in line and "§3.2.2" in line, line
