@@ -17,6 +17,7 @@ from ingest.units import UnitRecord, clean
 
 from .index import IndexHandle
 from .retrieval import Retrieval, SectionHit, Weighted, coverage, never_together, retrieve, unknown_names
+from .tables import Extreme, extreme_asked, extreme_row, extreme_sentence
 from .selection import CANDIDATE_SECTIONS, FEATURES, Candidate, candidates, load_weights, names_column, score
 
 CITE = re.compile(r"\[§\s*([0-9A](?:\.\d+)*)\s*\]")
@@ -177,9 +178,14 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
     mode = "hybrid" if hybrid else "keyword"
     ranked = score(cands, weights[mode])
     chosen = with_antecedents(choose(ranked, weighted, weights["select"][mode]), ranked)
+    extreme = _table_extreme(index, question, ranked, weighted)
+    if extreme is not None:  # "which model is best on X": the table's extreme row, not the likeliest row
+        chosen = [extreme[0]]
     best = chosen[0]
 
     def render(c: Candidate) -> str:
+        if extreme is not None and c is extreme[0]:
+            return extreme_sentence(extreme[1], c.section.number, zh)
         return _row_sentence(c.unit, c.section.number, groups, zh) if c.unit.kind == "row" else c.unit.text
 
     # the first line: every chosen unit, in reading order per section, each section cited once
@@ -224,6 +230,26 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
                                   c.unit.raw if c else ""))
     citations.sort(key=lambda c: not c.used)
     return Extract(text, citations, chosen, weighted)
+
+
+def _table_extreme(index, question: str, ranked: list[Candidate], weighted: Weighted
+                   ) -> tuple[Candidate, Extreme] | None:
+    """For "which … highest/lowest" questions: the extreme row of the table whose row (naming an asked
+    column) ranks best, with the candidate to cite it by."""
+    direction = extreme_asked(question)
+    if not direction:
+        return None
+    col = FEATURES.index("row_col")
+    top = next((c for c in ranked[:10] if c.unit.kind == "row" and c.features[col]), None)
+    if top is None:
+        return None
+    table = [index.units[i] for i in index.units_by_section.get(top.section.number, ())
+             if index.units[i].kind == "row" and index.units[i].caption == top.unit.caption]
+    e = extreme_row(table, list(zip(weighted.groups, weighted.weights)), direction)
+    if e is None:
+        return None
+    winner = next((c for c in ranked if c.unit.id == e.rows[0].id), top)
+    return winner, e
 
 
 def coverage_evidence(index, sections: list[SectionHit], weighted: Weighted) -> float:

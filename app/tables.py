@@ -1,0 +1,88 @@
+"""Questions a table answers as a whole: "which model is best on X", "哪个模型 GSM8K 最高".
+
+The row that answers is not the one most like the question but the one with the highest (or
+lowest) value in the asked column, among the rows the question narrows to ("7B", "base model").
+Pure functions over the index's table-row units.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ingest.keywords import tokenize
+from ingest.units import UnitRecord
+
+HIGHEST = re.compile(r"最高|最好|最佳|最强|最大|最多|最优|\b(?:best|highest|largest|biggest|greatest|strongest|top)\b",
+                     re.IGNORECASE)
+LOWEST = re.compile(r"最低|最差|最小|最少|最弱|\b(?:lowest|worst|smallest|weakest|least)\b", re.IGNORECASE)
+WHICH = re.compile(r"哪|谁|which|who|what model", re.IGNORECASE)
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def extreme_asked(question: str) -> int:
+    """+1 for "which … highest/best", -1 for "which … lowest/worst", 0 otherwise."""
+    if not WHICH.search(question):
+        return 0
+    high, low = bool(HIGHEST.search(question)), bool(LOWEST.search(question))
+    return 1 if high and not low else -1 if low and not high else 0
+
+
+@dataclass
+class Extreme:
+    rows: list[UnitRecord]  # the row(s) holding the extreme value (ties: all of them)
+    column: str
+    value: str
+    direction: int
+    compared: int  # how many rows were compared
+
+
+def _value(cell: str) -> float | None:
+    m = NUMBER.search(cell.replace(",", ""))
+    return float(m.group(0)) if m else None
+
+
+def extreme_row(table: list[UnitRecord], weighted_groups: list[tuple[list[str], float]], direction: int
+                ) -> Extreme | None:
+    """The row with the extreme value in the column the question names best (by the weight of the
+    question's terms in its header), among the rows that the question's terms narrow to."""
+    if not table or not direction:
+        return None
+    header = table[0].header
+    best_col, best_w = None, 0.0
+    for j, h in enumerate(header[1:], 1):
+        toks = set(tokenize(h))
+        w = sum(weight for group, weight in weighted_groups if toks & set(group))
+        if w > best_w:
+            best_col, best_w = j, w
+    if best_col is None:
+        return None
+    rows = [u for u in table if len(u.cells) > best_col]
+    # a row is its name and its group row ("∼7B 模型"): what its context holds beyond the table's place
+    toks = {u.id: set(tokenize(f"{u.cells[0]} {u.context}")) for u in rows}
+    common = set.intersection(*toks.values()) if toks else set()
+    # narrow to the rows the question names ("7B", "Chat"), when it names some rows but not all
+    for group, _ in weighted_groups:
+        g = set(group)
+        named = [u for u in rows if g & (toks[u.id] - common)]
+        if 0 < len(named) < len(rows):
+            rows = named
+    valued = [(v, u) for u in rows if (v := _value(u.cells[best_col])) is not None]
+    if len(valued) < 2:
+        return None
+    target = max(v for v, _ in valued) if direction > 0 else min(v for v, _ in valued)
+    winners = [u for v, u in valued if v == target]
+    return Extreme(winners, header[best_col], winners[0].cells[best_col], direction, len(valued))
+
+
+def extreme_sentence(e: Extreme, section: str, zh: bool) -> str:
+    table = re.match(r"^(表\s*\d+)", e.rows[0].caption)
+    tname = table.group(1) if table else "表"
+    names = [u.cells[0] for u in e.rows]
+    if zh:
+        word = "最高" if e.direction > 0 else "最低"
+        return f"{tname}（§{section}）的 {e.compared} 行中，{e.column} {word}的是 {'、'.join(names)}（{e.value}）。"
+    word = "highest" if e.direction > 0 else "lowest"
+    tname = re.sub(r"^表\s*", "Table ", tname)
+    return (f"Among the {e.compared} rows of {tname} (§{section}), {' and '.join(names)} "
+            f"{'has' if len(names) == 1 else 'have'} the {word} {e.column}: {e.value}.")

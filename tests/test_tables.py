@@ -1,0 +1,52 @@
+"""Questions a table answers as a whole: the extreme row of the asked column (app/tables.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.evaluation import first_line
+from app.tables import extreme_asked, extreme_row
+from ingest.units import chunk_units
+
+TABLE = {"id": "t", "section": "9.9", "part": 0, "kind": "table", "path": "9 测试 > 9.9 测试", "title_en": "Test",
+         "text": "表 7：模型比较。\n| 模型（Models） | GSM8K | MATH |\n|---|---|---|\n| **≤ 7B 模型** | | |\n"
+                 "| Qwen-7B | 51.7 | **11.6** |\n| ChatGLM3-6B | 60.7 | 8.0 |\n| **13∼20B 模型** | | |\n"
+                 "| Qwen-14B | **60.7** | 5.0 |\n| Llama2-13B | 28.7 | - |"}
+ROWS = chunk_units(TABLE)
+
+
+@pytest.mark.parametrize("question, direction", [
+    ("Which model is best on GSM8K?", 1), ("哪个模型 MATH 最高", 1), ("which model scores lowest on MATH?", -1),
+    ("谁的 GSM8K 最差", -1), ("What is the best learning rate?", 0),  # not "which": no table question
+    ("InternLM2 的 GSM8K 是多少", 0),
+])
+def test_which_questions_with_a_superlative_ask_for_an_extreme(question, direction):
+    assert extreme_asked(question) == direction
+
+
+def test_the_extreme_row_of_the_asked_column_with_ties_and_missing_values():
+    e = extreme_row(ROWS, [(["gsm8k"], 3.0)], 1)
+    assert [u.cells[0] for u in e.rows] == ["ChatGLM3-6B", "Qwen-14B"] and e.value == "60.7" and e.compared == 4
+    e = extreme_row(ROWS, [(["math"], 3.0)], -1)  # "-" is no value: 3 rows compared
+    assert [u.cells[0] for u in e.rows] == ["Qwen-14B"] and e.value == "5.0" and e.compared == 3
+    assert e.column == "MATH"
+
+
+def test_the_question_narrows_the_rows_by_name_or_group():
+    # "7B" names the group row "≤ 7B 模型": ChatGLM3-6B is in it although its name has no 7B
+    e = extreme_row(ROWS, [(["7b"], 2.0), (["gsm8k"], 3.0)], 1)
+    assert [u.cells[0] for u in e.rows] == ["ChatGLM3-6B"] and e.compared == 2
+
+
+def test_no_extreme_without_an_asked_column():
+    assert extreme_row(ROWS, [(["mmlu"], 3.0)], 1) is None
+
+
+@pytest.mark.parametrize("question, facts", [
+    ("Which model gets the best L-Eval average?", ["InternLM2-Chat-20B-SFT", "49.4", "§5.2.6"]),
+    ("哪个 7B 对话模型在 MATH 上最高", ["InternLM2-Chat-7B", "23.6", "表 11", "7 行"]),
+])
+def test_which_model_is_best_is_answered_from_the_whole_table(answerer, question, facts):
+    line = first_line(answerer.ask(question).answer)
+    for fact in facts:
+        assert fact in line, line
