@@ -25,8 +25,6 @@ WEIGHTS_FILE = Path(__file__).with_name("section_weights.json")
 FEATURES = ["rrf", "bm25", "dense", "chunk_cov", "unit_dense", "unit_dense_own", "unit_lex", "unit_lex_own",
             "title_cov", "fused_top", "overview", "how_x_overview", "why_x_overview", "num_x_overview", "depth"]
 OVERVIEW_TITLES = {"abstract", "introduction", "conclusion"}
-DENSE_SCALE = 20.0  # cosine similarities of one question differ in the second decimal
-ABSENT = -5.0  # a section with no unit vector, on the same scale
 
 
 @dataclass(frozen=True)
@@ -116,13 +114,11 @@ def section_features(index: LoadedIndex, fused: dict[str, dict], cover, vec: np.
         X[j, col["num_x_overview"]] = ov * numeric
         X[j, col["depth"]] = info.depth[j]
     if dense is not None:
-        top, top_own = dense.max(), own.max()
-        for j, ids in enumerate(info.units):
-            if len(ids):
-                X[j, col["unit_dense"]] = (dense[ids].max() - top) * DENSE_SCALE
-                X[j, col["unit_dense_own"]] = (own[ids].max() - top_own) * DENSE_SCALE
-            else:
-                X[j, col["unit_dense"]] = X[j, col["unit_dense_own"]] = ABSENT
+        # by rank, not by value: how far apart similarities lie depends on the model
+        for name, sims in (("unit_dense", dense), ("unit_dense_own", own)):
+            best = np.array([sims[ids].max() if len(ids) else -np.inf for ids in info.units])
+            order = np.argsort(-best, kind="stable")
+            X[order, col[name]] = 1.0 / (1.0 + np.arange(n))
     return info.numbers, X, best_unit
 
 

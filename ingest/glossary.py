@@ -99,8 +99,8 @@ GLOSSARY: dict[str, list[str]] = {
     "percent": ["%"], "count": ["数量"], "amount": ["数量"], "total": ["总计", "共"],
     "built": ["构建", "基于"], "build": ["构建"], "collect": ["收集"], "collected": ["收集"],
     "collecting": ["收集"], "select": ["选择", "挑选"], "selected": ["精选", "选择"], "detect": ["识别", "检测"],
-    "detection": ["识别", "检测"], "identify": ["识别"], "identification": ["识别"], "star": ["star", "星"],
-    "stars": ["star", "星"], "judge prompt": ["评判提示词"], "option": ["选项"], "options": ["选项"],
+    "detection": ["识别", "检测"], "identify": ["识别"], "identification": ["识别"], "star": ["star", "星标", "星标数"],
+    "stars": ["star", "星标", "星标数"], "judge prompt": ["评判提示词"], "option": ["选项"], "options": ["选项"],
     "ops": ["操作"], "operation": ["操作"], "operations": ["操作"], "collective": ["集合通信"],
     # --- question vocabulary: comparisons, amounts, extremes (English paraphrases)
     "speedup": ["加速", "速度"], "faster": ["加速", "速度"], "slowdown": ["速度", "拖慢", "下降"],

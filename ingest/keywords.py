@@ -30,7 +30,7 @@ ZH_TERMS = [
     "批大小", "消融实验", "数据污染", "主观评测", "指令遵循", "代码解释器", "工具调用", "智能体",
     "张量并行", "数据并行", "序列并行", "流水线并行", "去重", "奖励欺骗", "偏好数据", "排序损失",
     "惩罚项", "上下文窗口", "增强训练", "能力专项增强训练", "数据过滤", "质量过滤", "安全过滤",
-    "显存", "通信开销", "容错", "交互式训练", "模型结构", "分组查询注意力", "浮点运算利用率",
+    "显存", "星标", "星标数", "通信开销", "容错", "交互式训练", "模型结构", "分组查询注意力", "浮点运算利用率",
 ]
 STOPWORDS = set(
     "的 了 是 在 和 与 及 或 也 都 就 而 被 把 对 从 以 为 于 之 其 这 那 中 上 下 个 吗 呢 吧 啊 呀 "
@@ -66,6 +66,18 @@ LATIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-_/∼~]*[A-Za-z0-9+]|[A-Za-z0-9]")
 SEPARATORS = re.compile(r"[-_/+∼~]+")
 NUMBERLIKE = re.compile(r"[\d.]+(?:e-?\d+)?[a-z%]*")
 CJK = re.compile(r"[\u4e00-\u9fff]+")
+
+
+def tokenizer_fingerprint() -> str:
+    """What tokenizing depends on besides jieba: the terms, stopwords and glossary. An index built
+    with other ones must be rebuilt (its BM25 tokens and unit tokens would not match the questions')."""
+    import hashlib
+
+    from .glossary import GLOSSARY, ZH_HINTS
+
+    parts = [PHRASES, ZH_TERMS, sorted(STOPWORDS), sorted(SINGLE_CHAR_TERMS), sorted(NOT_NAMES),
+             sorted(GLOSSARY.items()), sorted(ZH_HINTS.items())]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
 
 
 @lru_cache(maxsize=1)

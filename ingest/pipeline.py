@@ -16,7 +16,7 @@ from typing import Callable
 from .chunking import Chunk, chunk_corpus
 from .corpus import Corpus, load_corpus
 from .embeddings import CachedEmbeddings, EmbeddingStatus, load_embeddings
-from .keywords import tokenize
+from .keywords import tokenize, tokenizer_fingerprint
 from .lexicon import LEXICON_VERSION, build_lexicon
 from .settings import Settings
 from .units import UNITS_VERSION, corpus_units, write_units
@@ -74,10 +74,11 @@ def _section_records(corpus: Corpus) -> list[dict]:
 
 
 def _fingerprint(settings: Settings, status: EmbeddingStatus, chunks: list[Chunk]) -> str:
-    """What an index version was built from: retrieval mode, model, Chroma target, lexicon, chunk ids."""
+    """What an index version was built from: retrieval mode, model, Chroma target, lexicon, units,
+    tokenizer, chunk ids."""
     return hashlib.sha256("\n".join(
         [_mode(status), status.model_id or "", str(sorted(_chroma_target(settings).items())), LEXICON_VERSION,
-         UNITS_VERSION,
+         UNITS_VERSION, tokenizer_fingerprint(),
          *(c.id for c in chunks)]
     ).encode()).hexdigest()
 

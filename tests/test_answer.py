@@ -181,3 +181,24 @@ def test_a_table_row_answer_names_every_column_asked_for_even_by_part_of_its_hea
 
     line = first_line(answerer.ask("20B 模型有几层，隐藏维度多大").answer)  # 几层 → 层数 $n_{layers}$
     assert "48" in line and "6144" in line and "§3.2.2" in line, line
+
+
+@pytest.mark.parametrize("question, fact", [
+    # a plain word the report has no rendering for ("cutoff", "star") in a question whose other,
+    # specific terms the report has together: a paraphrase, answered
+    ("what's the length cutoff for the first stage of the long-text filtering pipeline?", "32K"),
+    ("What star threshold was used when collecting GitHub repos for long-context code data?", "10,000"),
+])
+def test_an_unknown_plain_word_in_an_otherwise_specific_question_is_a_paraphrase(answerer, question, fact):
+    a = answerer.ask(question)
+    assert a.answerable and fact in a.answer, a.answer
+
+
+@pytest.mark.parametrize("question, word", [
+    ("What dropout rate does InternLM2 use?", "dropout"),  # little else: the unknown word is the topic
+    ("What license is InternLM2 released under?", "license"),
+    ("how many warmup steps were used in the pretraining learning rate schedule?", "warmup"),
+])
+def test_an_unknown_plain_word_that_is_the_topic_is_still_refused(answerer, question, word):
+    a = answerer.ask(question)
+    assert not a.answerable and word in a.answer, a.answer

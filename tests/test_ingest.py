@@ -224,3 +224,16 @@ def test_reader_follows_manifest_switch(make_settings, corpus_copy):
     run_ingest(s)
     assert handle.get().manifest.version != v1
     assert retrieve(handle, "SWITCHTEST").sections[0].number == "6"
+
+
+def test_a_new_tokenizer_term_rebuilds_the_index(make_settings, monkeypatch):
+    """BM25 and unit tokens are built with the tokenizer's terms: an index built with other terms
+    would not match the questions' tokens, so it is rebuilt, not reused."""
+    from ingest import keywords
+
+    s = make_settings()
+    first = run_ingest(s)
+    assert not run_ingest(s).index_changed
+    monkeypatch.setattr(keywords, "ZH_TERMS", [*keywords.ZH_TERMS, "编辑测试术语"])
+    again = run_ingest(s)
+    assert again.index_changed and again.version != first.version
