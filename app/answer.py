@@ -85,10 +85,11 @@ NOT_COVERED = {
 
 def _row_sentence(u: UnitRecord, section: str, groups: list[list[str]], zh: bool) -> str:
     """A table row as a sentence, with the columns the question asks about (all when it names none)."""
-    qs = {t for g in groups for t in g}
     pairs = [(h, v) for h, v in zip(u.header[1:], u.cells[1:]) if v]
-    wanted = [(h, v) for h, v in pairs if names_column(frozenset(tokenize(h)), qs)]
-    shown = wanted or pairs
+    # the columns naming the most of what is asked: "LongBench average" is the one column
+    # "LongBench Avg.", not every LongBench column; "几层，隐藏维度" is two; "LongBench 总分" all
+    named = [{k for k, g in enumerate(groups) if names_column(frozenset(tokenize(h)), set(g))} for h, _ in pairs]
+    shown = [p for p, n in zip(pairs, named) if n and not any(n < other for other in named)] or pairs
     table = re.match(r"^(表\s*\d+)", u.caption)
     tname = table.group(1) if table else "表"
     group = u.context.rsplit(" ", 1)[-1] if u.context and "模型" in u.context.rsplit(" ", 1)[-1] else ""
@@ -108,6 +109,9 @@ class Extract:
     citations: list[Citation]
     chosen: list[Candidate]
     weighted: Weighted
+    # (asked, given): the question names a model size that the answering passage does not, while it
+    # names others ("1.8B" asked, "7B", "20B" given) and no passage that does answers as well
+    size_mismatch: tuple[list[str], list[str]] | None = None
 
 
 def choose(ranked: list[Candidate], weighted: Weighted, select: dict) -> list[Candidate]:
@@ -178,6 +182,7 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
     mode = "hybrid" if hybrid else "keyword"
     ranked = score(cands, weights[mode])
     chosen = with_antecedents(choose(ranked, weighted, weights["select"][mode]), ranked)
+    chosen, other_sizes = _asked_size(question, ranked, chosen, weighted)
     extreme = _table_extreme(index, question, ranked, weighted)
     if extreme is not None:  # "which model is best on X": the table's extreme row, not the likeliest row
         chosen = [extreme[0]]
@@ -229,7 +234,34 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
         citations.append(Citation(s.number, s.title_zh, snippet, round(s.score, 5), s.number in used,
                                   c.unit.raw if c else ""))
     citations.sort(key=lambda c: not c.used)
-    return Extract(text, citations, chosen, weighted)
+    return Extract(text, citations, chosen, weighted, other_sizes)
+
+
+MODEL_SIZE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*[Bb](?![A-Za-z])")
+
+
+def _sizes(c: Candidate) -> set[str]:
+    u = c.unit
+    return set(MODEL_SIZE.findall(f"{u.cells[0]} {u.context}" if u.kind == "row" else u.text))
+
+
+def _asked_size(question: str, ranked: list[Candidate], chosen: list[Candidate], weighted: Weighted
+                ) -> tuple[list[Candidate], tuple[list[str], list[str]] | None]:
+    """A question about one model size ("1.8B 的 SFT 学习率") answered by a passage about others
+    ("7B 和 20B … 4e-5"): the best unit that names the asked size and holds as much of the rest of
+    the question instead; with none, the mismatch (the report does not say it for that size)."""
+    asked = set(MODEL_SIZE.findall(question))
+    given = _sizes(chosen[0])
+    if not asked or asked <= given or not given - asked:
+        return chosen, None
+    keep = [(g, w) for g, w in zip(weighted.groups, weighted.weights) if not MODEL_SIZE.fullmatch(g[0])]
+    rest = Weighted([g for g, _ in keep], [w for _, w in keep])
+    need = coverage(rest, chosen[0].tokens)
+    for c in ranked:
+        if asked <= _sizes(c) and coverage(rest, c.tokens) >= need - 1e-9:
+            return [c, *(x for x in chosen[1:] if x is not c and asked <= _sizes(x))], None
+    key = lambda s: float(s)  # noqa: E731
+    return chosen, ([f"{x}B" for x in sorted(asked, key=key)], [f"{x}B" for x in sorted(given - asked, key=key)])
 
 
 def _table_extreme(index, question: str, ranked: list[Candidate], weighted: Weighted
@@ -428,12 +460,19 @@ class Answerer:
         yield {"type": "meta", "mode": mode, "sections": [s.number for s in r.sections]}
         unknown = only_modifiers(unknown_names(question, index), question, r, index, judged)
         apart = [] if unknown else never_together(r.query, index)
-        if unknown or apart:
+        sizes = None if unknown or apart else ex.size_mismatch
+        if unknown or apart or sizes:
             evidence = 0.0
 
-        if unknown or apart or evidence < self.settings.answer_min_evidence or not citations:
+        if unknown or apart or sizes or evidence < self.settings.answer_min_evidence or not citations:
             msg = NOT_COVERED[zh]
-            if unknown:
+            if sizes:
+                asked, given = sizes
+                cited = ex.chosen[0].section.number
+                msg = (f"报告在这一点上只讲到{_and(given, zh)}（§{cited}），没有讲到{_and(asked, zh)}，因此无法据此回答这个问题。"
+                       if zh else f"On this, the report only covers {_and(given, zh)} (§{cited}), not "
+                       f"{_and(asked, zh)}, so it cannot answer this question.")
+            elif unknown:
                 # the missing names as the user wrote them ("Capital", "France"), in a sentence
                 terms = [_as_written(x, question) for x in unknown]
                 msg = (f"报告中没有提到{_and(['“' + t + '”' for t in terms], zh)}，因此无法据此回答这个问题。" if zh

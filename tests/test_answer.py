@@ -8,6 +8,7 @@ import pytest
 
 from app.answer import CitationFilter, is_chinese
 from app.retrieval import retrieval_query
+from app.evaluation import first_line
 
 
 @pytest.mark.parametrize("question, section, facts", [
@@ -202,3 +203,26 @@ def test_an_unknown_plain_word_in_an_otherwise_specific_question_is_a_paraphrase
 def test_an_unknown_plain_word_that_is_the_topic_is_still_refused(answerer, question, word):
     a = answerer.ask(question)
     assert not a.answerable and word in a.answer, a.answer
+
+
+def test_a_row_answer_shows_the_column_that_names_most_of_what_is_asked(answerer):
+    from app.evaluation import first_line
+
+    en = first_line(answerer.ask("what's the LongBench average for InternLM2-Chat-7B-SFT?").answer)
+    assert "LongBench Avg.: 48.1" in en and "LongBench Single" not in en, en
+    zh = first_line(answerer.ask("LongBench 上 InternLM2-Chat-7B-SFT 总分多少").answer)  # 总分 → Avg.
+    assert "LongBench Avg. 为 48.1" in zh and "LongBench Single" not in zh, zh
+
+
+def test_a_question_about_a_model_size_the_answering_passage_does_not_name_is_refused_with_the_sizes(answerer):
+    a = answerer.ask("1.8B 的对话模型做 SFT 时学习率设的是多少？")  # §4.1 gives it for 7B and 20B only
+    assert not a.answerable and a.citations == []
+    assert "1.8B" in a.answer and "7B" in a.answer and "20B" in a.answer and "§4.1" in a.answer, a.answer
+    # the same question about a size the passage names is answered from it
+    b = answerer.ask("7B 的对话模型做 SFT 时学习率设的是多少？")
+    assert b.answerable and "4e-5" in first_line(b.answer), b.answer
+
+
+def test_a_question_about_one_size_prefers_the_row_of_that_size(answerer):
+    line = first_line(answerer.ask("what's the LongBench average for InternLM2-Chat-7B-SFT?").answer)
+    assert "InternLM2-Chat-7B-SFT" in line and "20B" not in line, line
