@@ -52,7 +52,8 @@ LATIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9.\-]{2,}")
 FEATURES = ["lex", "lex_own", "dense", "dense_own", "sec_rrf", "sec_top", "chunk_hit", "row", "row_name",
             "row_col", "row_name_col", "row_asked_number", "figure", "num_x_num", "why_x_cause", "how_x_means",
             "list_x_enum", "which_x_name", "cmp_x_multi", "title_cov", "novel", "first", "length",
-            "caption_cov", "code", "overview", "how_x_overview", "why_x_overview"]
+            "caption_cov", "code", "overview", "how_x_overview", "why_x_overview", "why_x_row", "how_x_row",
+            "lead_cov"]
 
 
 @dataclass
@@ -114,6 +115,7 @@ class UnitFacts:
     many: bool  # two or more names or numbers: it can compare
     first: bool
     length: float
+    context_tokens: frozenset  # where it stands: the section's path and title, a paragraph's bold lead
 
 
 def unit_facts(index: LoadedIndex, i: int) -> UnitFacts:
@@ -131,7 +133,8 @@ def unit_facts(index: LoadedIndex, i: int) -> UnitFacts:
             # a figure's description never gives data points (corpus rule): its numbers are axis labels
             latin, bool(HAS_NUMBER.search(body)) and not u.figure, bool(CAUSE.search(u.text)), bool(MEANS.search(u.text)),
             bool(ENUM.search(u.text)), len(latin) >= 2 or len(re.findall(r"\d+(?:\.\d+)?", body)) >= 2,
-            u.order[1:] == (0, 0) or (row and u.order[2] == 0), math.log1p(len(u.text)) / 6)
+            u.order[1:] == (0, 0) or (row and u.order[2] == 0), math.log1p(len(u.text)) / 6,
+            frozenset(tokenize(u.context)))
     return f
 
 
@@ -154,7 +157,8 @@ def candidates(index: LoadedIndex, r: Retrieval, weighted: Weighted, q_vector: n
     overviews = dict(zip(info.numbers, info.overview))
     for rank, sec in enumerate(r.sections[:CANDIDATE_SECTIONS]):
         hit_chunks = {h.chunk["id"] for h in sec.hits}
-        title_cov = coverage(weighted, title_tokens(index, sec))
+        sec_title = title_tokens(index, sec)
+        title_cov = coverage(weighted, sec_title)
         overview = overviews.get(sec.number, 0.0)  # an overview mentions it; "how"/"why" want the details
         for i in index.units_by_section.get(sec.number, ()):
             u, toks, uf = index.units[i], index.unit_tokens[i], unit_facts(index, i)
@@ -174,7 +178,9 @@ def candidates(index: LoadedIndex, r: Retrieval, weighted: Weighted, q_vector: n
                 "novel": math.log1p(len(index.unit_own_tokens[i] - flat)), "first": float(uf.first),
                 "length": uf.length, "caption_cov": coverage(weighted, uf.caption_tokens) if row else 0.0,
                 "code": float(u.kind == "code"), "overview": overview, "how_x_overview": overview * qt.how,
-                "why_x_overview": overview * qt.why,
+                "why_x_overview": overview * qt.why, "why_x_row": float(qt.why and row), "how_x_row": float(qt.how and row),
+                # a paragraph's bold lead ("训练细节（Training Details）") says what its sentences are about
+                "lead_cov": 0.0 if row else coverage(weighted, uf.context_tokens - sec_title),
             }
             out.append(Candidate(i, u, sec, rank, toks, cov, np.array([f.get(k, 0.0) for k in FEATURES])))
     if q_vector is not None and index.unit_vectors is not None:
