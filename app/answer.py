@@ -13,7 +13,7 @@ from typing import Iterator
 
 from ingest.keywords import CJK, query_groups, tokenize
 from ingest.settings import Settings
-from ingest.units import UnitRecord, clean
+from ingest.units import POINTS_BACK, UnitRecord, clean
 
 from .index import IndexHandle
 from .retrieval import ENTITY, Retrieval, SectionHit, Weighted, coverage, never_together, retrieve, unknown_names
@@ -134,19 +134,18 @@ def choose(ranked: list[Candidate], weighted: Weighted, select: dict) -> list[Ca
     return chosen
 
 
-# a sentence that opens by pointing back ("为了解决这些问题，…", "该方法…") needs the one before it
-ANAPHOR = re.compile(r"^(?:为了(?:解决|应对)这些|为此|对此|由此|这[会些一种类样是]|上述|该|此|其)")
 
 
 def with_antecedents(chosen: list[Candidate], ranked: list[Candidate]) -> list[Candidate]:
-    """Each chosen sentence that points back gets the sentence before it in its paragraph."""
+    """Each chosen sentence that points back ("为了解决这些问题，…", "我们将其默认值设为 0.02") gets the
+    sentence before it, in its paragraph or the one above."""
     sentences = sorted((c for c in ranked if c.unit.kind == "sentence"), key=lambda c: (c.section.number, c.unit.order))
     before = {c.unit.id: p for p, c in zip(sentences, sentences[1:]) if p.section.number == c.section.number}
     have = {c.unit.id for c in chosen}
     out = list(chosen)
     for c in chosen:
         for _ in range(2):  # "为了解决这些问题" after "这会导致…": back to the sentence that names them
-            if c.unit.kind != "sentence" or not ANAPHOR.match(c.unit.text):
+            if c.unit.kind != "sentence" or not POINTS_BACK.match(c.unit.text):
                 break
             c = before.get(c.unit.id)  # the sentence before it, in its paragraph or the one above
             if c is None or c.unit.id in have:

@@ -75,7 +75,7 @@ def tokenizer_fingerprint() -> str:
 
     from .glossary import GLOSSARY, ZH_HINTS
 
-    parts = [PHRASES, ZH_TERMS, sorted(STOPWORDS), sorted(SINGLE_CHAR_TERMS), sorted(NOT_NAMES),
+    parts = [PHRASES, ZH_TERMS, sorted(STOPWORDS), sorted(SINGLE_CHAR_TERMS), sorted(NOT_NAMES), sorted(GREEK.items()),
              sorted(GLOSSARY.items()), sorted(ZH_HINTS.items())]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
 
@@ -175,10 +175,17 @@ def is_zh_noun(char: str) -> bool:
     return all(p.flag.startswith("n") for p in jieba.posseg.lcut(char))
 
 
+# a question types "γ", the corpus writes "$\gamma$": both become the token "gamma"
+GREEK = {c: f" {name} " for c, name in zip(
+    "αβγδεζηθικλμνξπρστυφχψωΔΘΛΣΦΨΩ",
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau upsilon phi chi "
+    "psi omega delta theta lambda sigma phi psi omega".split())}
+
+
 def tokenize(text: str) -> list[str]:
     """Tokens for BM25 (lower-cased, stopwords removed, duplicates kept)."""
     _init_jieba()
-    text, tokens = _phrase_tokens(text)
+    text, tokens = _phrase_tokens(text.translate(str.maketrans(GREEK)))
     for m in re.finditer(r"[\u4e00-\u9fff]+|[^\u4e00-\u9fff]+", text):
         run = m.group(0)
         if CJK.fullmatch(run):

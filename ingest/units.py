@@ -16,6 +16,9 @@ from .glossary import GLOSSARY
 MD_NOISE = re.compile(r"\*\*|`|</?u>")
 FIGURE_LINE = re.compile(r"^图\s*\d+")
 PARA_LEAD = re.compile(r"^\s*(?:[-*]|\d+\.)?\s*\*\*([^*\n]{2,60})\*\*")
+# a sentence that points back near its start ("为了解决这些问题，…", "我们将其默认值设为 0.02"): what
+# it speaks of is in the sentence before, which joins its context
+POINTS_BACK = re.compile(r"^.{0,16}?(?:其(?!他|中|余|实)|它|该|此(?!外|时)|这[些一种类样是会]|上述)")
 PARAGRAPHS = re.compile(r"\n\n|\n(?=\s*(?:[-*]|\d+\.)\s)")  # blank lines; each list item is its own
 # a table row *is* a score/result: words that ask for one are satisfied by the row itself
 ROW_IMPLIED = "得分 分数 结果 成绩 表现 性能 分 score scores result results performance accuracy"
@@ -120,10 +123,13 @@ def chunk_units(chunk: dict, before: str = "") -> list[UnitRecord]:
             figure = bool(FIGURE_LINE.match(para.strip()))
             lead = PARA_LEAD.match(para)  # "**AlignBench** …": what the paragraph's sentences are about
             pcontext = f"{context} {lead.group(1)}" if lead else context
+            prev = ""
             for si, sent in enumerate(split_sentences(para.replace("\n", " "))):
                 if len(sent) >= 6:
+                    ctx = f"{pcontext} {clean(prev)}" if prev and POINTS_BACK.match(clean(sent)) else pcontext
                     out.append(UnitRecord(_uid(section, sent), section, chunk["id"], "sentence", clean(sent), sent,
-                                          (part, pi, si), pcontext, figure=figure))
+                                          (part, pi, si), ctx, figure=figure))
+                prev = sent
     elif chunk["kind"] == "code":
         paras = [p for p in PARAGRAPHS.split(before) if p.strip()]
         caption = " ".join(clean(p) for p in paras[-2:])[-300:]
@@ -154,7 +160,7 @@ def corpus_units(chunks: list[dict]) -> list[UnitRecord]:
 
 UNITS_FILE, VECTORS_FILE, OWN_VECTORS_FILE = "units.jsonl", "units.npy", "units-own.npy"
 # bump when segmentation or what is embedded changes: the index fingerprint includes it
-UNITS_VERSION = "units-5"
+UNITS_VERSION = "units-6"
 
 
 def write_units(vdir, units: list[UnitRecord], tokens: list[list[str]], own_tokens: list[list[str]],

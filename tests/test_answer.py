@@ -15,8 +15,7 @@ from app.evaluation import first_line
     ("InternEvo 在 1024 张 GPU 上的 MFU 是多少？", "2.1", ["53%"]),
     ("SFT 的学习率是多少？", "4.1", ["4e-5"]),
     ("What learning rate did SFT use?", "4.1", ["4e-5"]),
-    pytest.param("奖励模型的 ranking loss 里 γ 取多少", "4.2.1", ["默认设为 2"], marks=pytest.mark.xfail(
-        strict=True, reason="known miss: the answer quotes the loss's description, not the sentence that sets γ")),
+    ("奖励模型的 ranking loss 里 γ 取多少", "4.2.1", ["默认设为 2"]),  # the question's γ is the corpus's $\gamma$
     ("InternLM2 预训练的 token 总数是多少？", "3.3", ["2.6T"]),
     pytest.param("InternLM2 预训练用了多少 token？", "3.3", ["2.6T"], marks=pytest.mark.xfail(
         strict=True, reason="known keyword-mode miss: generic terms, §3.3 ranks below longer sections")),
@@ -168,13 +167,16 @@ def test_a_chosen_sentence_that_points_back_brings_the_sentence_it_points_to():
     from ingest.units import chunk_units
 
     chunk = {"id": "c", "kind": "text", "section": "9.9", "title_zh": "测试", "title_en": "Test", "path": "9.9 测试",
-             "text": "RLHF 有两个问题：偏好冲突和奖励欺骗。\n\n为了解决这些问题，我们提出了 COOL RLHF。它分三轮进行。"}
+             "text": "RLHF 有两个问题：偏好冲突和奖励欺骗。\n\n为了解决这些问题，我们提出了 COOL RLHF。COOL RLHF 分三轮进行。"}
     units = chunk_units(chunk)
     sec = SectionHit("9.9", "测试", "Test", "9.9 测试", 1.0)
     cands = [Candidate(i, u, sec, 0, frozenset(), 0.0, None) for i, u in enumerate(units)]
     pointing, plain = cands[1], cands[2]
     assert [c.unit.text for c in with_antecedents([pointing], cands)] == [pointing.unit.text, cands[0].unit.text]
-    assert with_antecedents([plain], cands) == [plain]  # "它分三轮进行" needs nothing before it here
+    assert with_antecedents([plain], cands) == [plain]  # it names what it speaks of
+    # ingest: a sentence that points back within its paragraph matches the words of the one before it
+    follow = chunk_units({**chunk, "text": "参数 λ 是一个加权系数。我们将其默认值设为 0.02。"})
+    assert "加权系数" in follow[1].context and "加权系数" not in follow[0].context
 
 
 def test_a_table_row_answer_names_every_column_asked_for_even_by_part_of_its_header(answerer):
