@@ -113,9 +113,10 @@ def _highlight(text: str, quote: str) -> str:
         cells = quote.strip().strip("|").split("|")
         marked = "| " + " | ".join(f"<mark>{c.strip()}</mark>" if c.strip() else "" for c in cells) + " |"
         return text.replace(quote, marked, 1)
-    if quote in text:
-        return text.replace(quote, f"<mark>{quote}</mark>", 1)
-    return text
+    at = text.find(quote)
+    if at < 0 or text.count("```", 0, at) % 2:  # inside a code block a mark would show as text
+        return text
+    return text[:at] + f"<mark>{quote}</mark>" + text[at + len(quote):]
 
 
 def section_view(sections: dict[str, dict], number: str, quote: str = "") -> str:

@@ -190,3 +190,11 @@ def test_access_log_one_line_per_request_without_the_question(built_index, monke
     assert re.fullmatch(r"GET /api/sections/9\.9 404 \d+ ms", lines[2]), lines
     assert not any("SECRET 学习率" in x for x in lines)
     assert ("SECRETQ" in lines[0]) == log_questions, lines
+
+
+def test_a_quoted_line_of_a_code_block_is_not_marked(sections):
+    """Inside a fenced block a <mark> would be shown as text: the prompt line is left as written."""
+    s = sections["A.2"]
+    line = next(ln for ln in s["text"].splitlines() if "IPythonInterpreter:" in ln)
+    view = section_view(sections, "A.2", line)
+    assert "<mark>" not in view and line in view
