@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Iterator
 
 from ingest.keywords import CJK, query_groups, tokenize
@@ -17,8 +17,8 @@ from ingest.units import POINTS_BACK, UnitRecord, clean
 
 from .index import IndexHandle
 from .retrieval import ENTITY, Retrieval, SectionHit, Weighted, coverage, never_together, retrieve, unknown_names
-from .tables import Extreme, extreme_asked, extreme_row, extreme_sentence
 from .selection import CANDIDATE_SECTIONS, FEATURES, Candidate, candidates, load_weights, names_column, score
+from .tables import Extreme, extreme_asked, extreme_row, extreme_sentence
 
 CITE = re.compile(r"\[§\s*([0-9A](?:\.\d+)*)\s*\]")
 
@@ -155,6 +155,44 @@ def with_antecedents(chosen: list[Candidate], ranked: list[Candidate]) -> list[C
     return out
 
 
+# where a question asking two things splits: "…？GPT-3.5 呢？", "…, and what does DeepSpeed get?"
+PART_BREAK = re.compile(r"(?<=[？?；;])\s*(?=\S)|[，,]\s*(?:以及|还有|另外|同时|并且)|,?\s+and\s+(?=(?:what|how|which|who|why|when)\b)",
+                        re.IGNORECASE)
+
+
+def question_parts(question: str) -> list[str]:
+    """The parts of a question that asks several things; [question] when it asks one."""
+    parts = [p.strip(" ，,") for p in PART_BREAK.split(question) if p and p.strip(" ，,？?")]
+    return parts if len(parts) > 1 else [question]
+
+
+def _each_part(r: Retrieval, question: str, index, chosen: list[Candidate], weighted: Weighted, weights: dict
+               ) -> list[Candidate]:
+    """A question asking several things gets, for each part, the unit that best answers that part
+    (scored as if it were asked alone, over the same sections), unless the answer already has one."""
+    parts = question_parts(question)
+    if len(parts) < 2:
+        return chosen
+    out = list(chosen)
+    have = {c.unit.id for c in out}
+    for part in parts:
+        groups = query_groups(part)
+        if not groups:
+            continue
+        own = Weighted.of(groups, index.idf)
+        # the other parts' words count half: "GPT-3.5 呢？" still asks about AlignBench
+        heads = {g[0] for g in groups}
+        rest = [(g, wt / 2) for g, wt in zip(weighted.groups, weighted.weights) if g[0] not in heads]
+        w = Weighted([*own.groups, *(g for g, _ in rest)], [*own.weights, *(wt for _, wt in rest)])
+        # the previous part's words stay in the query type ("…多少分？GPT-3.5 呢？" asks a score too)
+        ranked = score(candidates(index, replace(r, query=part if part == parts[0] else f"{parts[0]} {part}"), w,
+                                  r.vector), weights)
+        if ranked and ranked[0].unit.id not in have:
+            out.append(ranked[0])
+            have.add(ranked[0].unit.id)
+    return out
+
+
 def _context(index, best: Candidate) -> list[UnitRecord]:
     """The sentences around the best one in its paragraph: the longer quotation."""
     u = best.unit
@@ -180,7 +218,8 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
     weights = load_weights()
     mode = "hybrid" if hybrid else "keyword"
     ranked = score(cands, weights[mode])
-    chosen = with_antecedents(choose(ranked, weighted, weights["select"][mode]), ranked)
+    chosen = choose(ranked, weighted, weights["select"][mode])
+    chosen = with_antecedents(_each_part(r, question, index, chosen, weighted, weights[mode]), ranked)
     chosen, other_sizes = _asked_size(question, ranked, chosen, weighted)
     extreme = _table_extreme(index, question, ranked, weighted)
     if extreme is not None:  # "which model is best on X": the table's extreme row, not the likeliest row

@@ -228,3 +228,24 @@ def test_a_question_about_a_model_size_the_answering_passage_does_not_name_is_re
 def test_a_question_about_one_size_prefers_the_row_of_that_size(answerer):
     line = first_line(answerer.ask("what's the LongBench average for InternLM2-Chat-7B-SFT?").answer)
     assert "InternLM2-Chat-7B-SFT" in line and "20B" not in line, line
+
+
+@pytest.mark.parametrize("question, parts", [
+    ("AlignBench 上 20B 对话模型拿了几分？GPT-3.5 呢？", ["AlignBench 上 20B 对话模型拿了几分？", "GPT-3.5 呢？"]),
+    ("who judges AlignBench, and what final score did InternLM2-Chat-20B get?",
+     ["who judges AlignBench", "what final score did InternLM2-Chat-20B get?"]),
+    ("在线 RLHF 的慢速路径和快速路径主要区别在哪？整个在线 RLHF 迭代了几轮？",
+     ["在线 RLHF 的慢速路径和快速路径主要区别在哪？", "整个在线 RLHF 迭代了几轮？"]),
+    ("InternEvo 在 1024 张 GPU 上的 MFU 是多少？", ["InternEvo 在 1024 张 GPU 上的 MFU 是多少？"]),
+    ("What sharding options and overlap does InternEvo use?", ["What sharding options and overlap does InternEvo use?"]),
+])
+def test_a_question_asking_several_things_splits_into_its_parts(question, parts):
+    from app.answer import question_parts
+
+    assert question_parts(question) == parts
+
+
+def test_each_part_of_a_two_part_question_is_answered(answerer):
+    # asked as one, the coefficient's sentence loses to the reason's; asked part by part, both come
+    line = first_line(answerer.ask("PPO 阶段为什么要混进预训练 loss？它的系数设的多少？").answer)
+    assert "0.5" in line and "§4.2.3" in line, line
