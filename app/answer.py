@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Iterator
 
 from ingest.keywords import CJK, query_groups, tokenize
@@ -112,6 +112,7 @@ class Extract:
     # (asked, given): the question names a model size that the answering passage does not, while it
     # names others ("1.8B" asked, "7B", "20B" given) and no passage that does answers as well
     size_mismatch: tuple[list[str], list[str]] | None = None
+    rendered: dict[str, str] = field(default_factory=dict)  # unit id → as the first line states it
 
 
 def choose(ranked: list[Candidate], weighted: Weighted, select: dict) -> list[Candidate]:
@@ -272,7 +273,8 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
         citations.append(Citation(s.number, s.title_zh, snippet, round(s.score, 5), s.number in used,
                                   c.unit.raw if c else ""))
     citations.sort(key=lambda c: not c.used)
-    return Extract(text, citations, chosen, weighted, other_sizes)
+    return Extract(text, citations, chosen, weighted, other_sizes,
+                   {c.unit.id: render(c) for c in chosen if c.unit.kind == "row"})
 
 
 MODEL_SIZE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*[Bb](?![A-Za-z])")
@@ -388,13 +390,14 @@ def context_block(r: Retrieval, allowed: set[str] | None = None, limit: int = 70
 
 
 def llm_messages(question: str, history: list[dict] | None, r: Retrieval, allowed: set[str] | None = None,
-                 chosen: list[Candidate] | None = None) -> list:
+                 chosen: list[Candidate] | None = None, rendered: dict[str, str] | None = None) -> list:
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
     key = ""
     if chosen:  # the sentences or rows that extractive mode found to state the asked fact come first
+        # a row as the sentence naming its columns, a "which is best" row with the comparison made
         key = "# 最相关的原文（Most relevant passages）\n\n" + "\n".join(
-            f"- [§{c.section.number}] {c.unit.raw.strip()}" for c in chosen) + "\n\n"
+            f"- [§{c.section.number}] {(rendered or {}).get(c.unit.id, c.unit.raw.strip())}" for c in chosen) + "\n\n"
     msgs = [SystemMessage(SYSTEM_PROMPT + "\n\n" + key + "# 报告章节（Report sections）\n\n" + context_block(r, allowed))]
     for m in (history or [])[-6:]:
         msgs.append(HumanMessage(m["content"]) if m.get("role") == "user" else AIMessage(m["content"]))
@@ -529,7 +532,7 @@ class Answerer:
             filt = CitationFilter(allowed)
             parts: list[str] = []
             try:
-                for chunk in self.llm.stream(llm_messages(question, history, r, allowed, ex.chosen)):
+                for chunk in self.llm.stream(llm_messages(question, history, r, allowed, ex.chosen, ex.rendered)):
                     piece = filt.feed(chunk.content if isinstance(chunk.content, str) else "")
                     if piece:
                         parts.append(piece)

@@ -83,3 +83,16 @@ def test_api_streams_llm_answer_over_sse(built_index, llm_server):
     done = json.loads(blocks[-1].split("data: ", 1)[1])
     assert done["mode"]["generation"] == "llm" and "[§9.9]" not in done["answer"]
     assert all("§9.9" not in b for b in blocks)
+
+
+def test_the_llm_gets_the_chosen_units_first_and_rows_with_their_columns(answerer):
+    from app.answer import extractive_answer, llm_messages
+    from app.retrieval import retrieve
+
+    q = "InternLM2-Chat-20B 在 GSM8K 上的得分？"
+    r = retrieve(answerer.handle, q, None, 5)
+    ex = extractive_answer(r, q, answerer.handle.get())
+    system = llm_messages(q, None, r, None, ex.chosen, ex.rendered)[0].content
+    key = system.split("# 最相关的原文（Most relevant passages）", 1)[1].split("# 报告章节", 1)[0]
+    assert "InternLM2-Chat-20B 的 GSM8K (4-shot) 为 79.6" in key and "[§5.2.3]" in key, key
+    assert system.index("最相关的原文") < system.index("# 报告章节")  # before the sections
