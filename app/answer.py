@@ -109,9 +109,9 @@ class Extract:
     citations: list[Citation]
     chosen: list[Candidate]
     weighted: Weighted
-    # (asked, given): the question names a model size that the answering passage does not, while it
-    # names others ("1.8B" asked, "7B", "20B" given) and no passage that does answers as well
-    size_mismatch: tuple[list[str], list[str]] | None = None
+    # (asked, given, section): the question names a model size that the answering passage does not,
+    # while it names others ("1.8B" asked, "7B", "20B" given, §4.1) and no passage that does answers as well
+    size_mismatch: tuple[list[str], list[str], str] | None = None
     rendered: dict[str, str] = field(default_factory=dict)  # unit id → as the first line states it
 
 
@@ -280,28 +280,47 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
 MODEL_SIZE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*[Bb](?![A-Za-z])")
 
 
+SIBLINGS, SIBLING_MARGIN = 10, 0.15
+
+
 def _sizes(c: Candidate) -> set[str]:
     u = c.unit
     return set(MODEL_SIZE.findall(f"{u.cells[0]} {u.context}" if u.kind == "row" else u.text))
 
 
 def _asked_size(question: str, ranked: list[Candidate], chosen: list[Candidate], weighted: Weighted
-                ) -> tuple[list[Candidate], tuple[list[str], list[str]] | None]:
+                ) -> tuple[list[Candidate], tuple[list[str], list[str], str] | None]:
     """A question about one model size ("1.8B 的 SFT 学习率") answered by a passage about others
     ("7B 和 20B … 4e-5"): the best unit that names the asked size and holds as much of the rest of
     the question instead; with none, the mismatch (the report does not say it for that size)."""
     asked = set(MODEL_SIZE.findall(question))
-    given = _sizes(chosen[0])
-    if not asked or asked <= given or not given - asked:
+    if not asked:
         return chosen, None
     keep = [(g, w) for g, w in zip(weighted.groups, weighted.weights) if not MODEL_SIZE.fullmatch(g[0])]
     rest = Weighted([g for g, _ in keep], [w for _, w in keep])
+    given = _sizes(chosen[0])
+    if asked <= given:
+        # the asked size's unit holds much less of the rest than a unit about other sizes: the report
+        # says it for those ("7B 和 20B … SFT … 4e-5"), not for the asked one (Table 3's 1.8B row)
+        have = coverage(rest, chosen[0].tokens)
+        sibling = next((c for c in ranked[:SIBLINGS] if _sizes(c) - asked and not asked & _sizes(c)
+                        and coverage(rest, c.tokens) >= have + SIBLING_MARGIN), None)
+        return chosen, None if sibling is None else _mismatch(asked, _sizes(sibling), sibling)
+    if not given - asked:
+        return chosen, None
     need = coverage(rest, chosen[0].tokens)
     for c in ranked:
         if asked <= _sizes(c) and coverage(rest, c.tokens) >= need - 1e-9:
             return [c, *(x for x in chosen[1:] if x is not c and asked <= _sizes(x))], None
-    key = lambda s: float(s)  # noqa: E731
-    return chosen, ([f"{x}B" for x in sorted(asked, key=key)], [f"{x}B" for x in sorted(given - asked, key=key)])
+    return chosen, _mismatch(asked, given, chosen[0])
+
+
+def _mismatch(asked: set[str], given: set[str], where: Candidate) -> tuple[list[str], list[str], str]:
+    """(asked sizes, the sizes the report gives it for, the section that gives it)."""
+    def sizes(xs):
+        return [f"{x}B" for x in sorted(xs, key=float)]
+
+    return sizes(asked), sizes(given - asked), where.section.number
 
 
 def _table_extreme(index, question: str, ranked: list[Candidate], weighted: Weighted
@@ -359,7 +378,7 @@ def coverage_evidence(index, sections: list[SectionHit], weighted: Weighted) -> 
 
 
 def question_groups(r: Retrieval) -> list[list[str]]:
-    return query_groups(r.query) or [[t] for t in r.tokens]
+    return r.groups or query_groups(r.query) or [[t] for t in r.tokens]
 
 
 # --- LLM mode ----------------------------------------------------------------------------------
@@ -508,8 +527,7 @@ class Answerer:
         if unknown or apart or sizes or evidence < self.settings.answer_min_evidence or not citations:
             msg = NOT_COVERED[zh]
             if sizes:
-                asked, given = sizes
-                cited = ex.chosen[0].section.number
+                asked, given, cited = sizes
                 msg = (f"报告在这一点上只讲到{_and(given, zh)}（§{cited}），没有讲到{_and(asked, zh)}，因此无法据此回答这个问题。"
                        if zh else f"On this, the report only covers {_and(given, zh)} (§{cited}), not "
                        f"{_and(asked, zh)}, so it cannot answer this question.")

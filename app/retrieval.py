@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ingest.keywords import CJK, compound_parts, hint_tokens, is_zh_noun, query_groups, tokenize
+from ingest.keywords import CJK, SINGLE_CHAR_TERMS, compound_parts, hint_tokens, is_zh_noun, query_groups, tokenize
 from ingest.lexicon import uncovered
 
 from .index import IndexHandle, LoadedIndex
@@ -59,6 +59,7 @@ class Retrieval:
     keyword_sections: list[SectionHit] | None = None  # the BM25 ranking alone (same as sections in keyword mode)
     vector: np.ndarray | None = None  # the query's embedding (hybrid mode), reused to rank answer units
     fused: list[str] = field(default_factory=list)  # sections in the fused (RRF) order, before re-ranking
+    groups: list[list[str]] = field(default_factory=list)  # the query's term groups, as widened for this index
     section_features: dict[str, np.ndarray] = field(default_factory=dict)  # app/ranking.py, for fitting
 
 
@@ -224,7 +225,7 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
              top_k: int = 5) -> Retrieval:
     index: LoadedIndex = handle.get()
     query = retrieval_query(question, history)
-    groups = query_groups(query)
+    groups = widen_single_characters(query_groups(query), index.idf)
     # BM25 also gets the parts of compounds ("internlm2-chat-7b" → "chat", "7b")
     tokens = list(dict.fromkeys([*tokenize(query), *(t for g in groups for t in g), *hint_tokens(query)]))
     # coverage is judged on the question itself (with the previous one for a follow-up): `groups`
@@ -271,7 +272,22 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
          for h in hits.values() if h.bm25_rank is not None], top_k)
     evidence = max((h.coverage for s in ranked for h in s.hits), default=0.0)
     return Retrieval(query, tokens, ranked, mode, evidence, notice, keyword, vec if mode == "hybrid" else None,
-                     [s.number for s in fused], features)
+                     fused=[s.number for s in fused], section_features=features, groups=groups)
+
+
+def widen_single_characters(groups: list[list[str]], idf: dict[str, float]) -> list[list[str]]:
+    """"几层" asks for 层, which the report writes inside words (层数 $n_{layers}$): a one-character
+    term also matches the report's two-character words that begin with it."""
+    out = []
+    for g in groups:
+        if len(g) == 1 and len(g[0]) == 1 and g[0] in SINGLE_CHAR_TERMS:
+            words = sorted((t for t in idf if len(t) == 2 and t[0] == g[0] and CJK.fullmatch(t)), key=lambda t: idf[t])
+            g = [*g, *words[:WIDEN]]
+        out.append(g)
+    return out
+
+
+WIDEN = 3  # the most frequent ones: 层数, not every rare compound
 
 
 def _rerank(index: LoadedIndex, fused: list[SectionHit], q: Weighted, vec: np.ndarray | None, query: str,

@@ -249,3 +249,16 @@ def test_each_part_of_a_two_part_question_is_answered(answerer):
     # asked as one, the coefficient's sentence loses to the reason's; asked part by part, both come
     line = first_line(answerer.ask("PPO 阶段为什么要混进预训练 loss？它的系数设的多少？").answer)
     assert "0.5" in line and "§4.2.3" in line, line
+
+
+def test_a_size_whose_unit_misses_the_rest_of_the_question_is_refused_with_where_the_report_says_it(answerer):
+    # Table 3 has a 1.8B learning rate (pre-training); SFT's is given for 7B and 20B only (§4.1)
+    a = answerer.ask("What learning rate did the 1.8B model use in SFT?")
+    assert not a.answerable and "1.8B" in a.answer and "§4.1" in a.answer, a.answer
+    b = answerer.ask("1.8B 模型预训练的学习率是多少")  # Table 3's row answers this one
+    assert b.answerable and "3e-4" in first_line(b.answer), b.answer
+
+
+def test_a_one_character_term_matches_the_words_the_report_writes_it_in(answerer):
+    line = first_line(answerer.ask("20B 模型有几层").answer)  # 层 → 层数 $n_{layers}$
+    assert "48" in line and "§3.2.2" in line, line
