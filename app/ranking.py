@@ -75,18 +75,46 @@ def question_kind(query: str) -> tuple[bool, bool, bool]:
     return qt.how, qt.why, qt.numeric
 
 
+def _postings(index: LoadedIndex, own: bool) -> dict[str, list[int]]:
+    """token → the units holding it (with their context, or alone), built once per index."""
+    key = "_postings_own" if own else "_postings"
+    post = index.__dict__.get(key)
+    if post is None:
+        post = {}
+        for i, toks in enumerate(index.unit_own_tokens if own else index.unit_tokens):
+            for t in toks:
+                post.setdefault(t, []).append(i)
+        index.__dict__[key] = post
+    return post
+
+
+def _unit_coverage(index: LoadedIndex, cover, terms: set[str], own: bool) -> np.ndarray:
+    """The question's coverage of every unit; only units sharing a term with it are scored (the rest hold 0)."""
+    tokens = index.unit_own_tokens if own else index.unit_tokens
+    out = np.zeros(len(tokens))
+    post = _postings(index, own)
+    for i in {i for t in terms for i in post.get(t, ())}:
+        out[i] = cover(tokens[i])
+    return out
+
+
 def section_features(index: LoadedIndex, fused: dict[str, dict], cover, vec: np.ndarray | None,
-                     query: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+                     query: str, terms: set[str] | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(section numbers, feature matrix, best unit per section) for every section of the index.
 
     `fused` maps a section with chunk hits to {"rrf", "bm25_rank", "dense_rank", "coverage", "rank"};
-    `cover(tokens)` is the question's weighted coverage of a token set."""
+    `cover(tokens)` is the question's weighted coverage of a token set; `terms`, every token of its
+    groups, lets only the units holding one be scored."""
     info = section_info(index)
     n = len(info.numbers)
     X = np.zeros((n, len(FEATURES)))
     col = {f: k for k, f in enumerate(FEATURES)}
-    lex = np.array([cover(t) for t in index.unit_tokens]) if index.unit_tokens else np.zeros(0)
-    lex_own = np.array([cover(t) for t in index.unit_own_tokens]) if index.unit_own_tokens else np.zeros(0)
+    if terms is None:
+        lex = np.array([cover(t) for t in index.unit_tokens])
+        lex_own = np.array([cover(t) for t in index.unit_own_tokens])
+    else:  # the same values, looking only at units that hold one of the question's terms
+        lex = _unit_coverage(index, cover, terms, own=False)
+        lex_own = _unit_coverage(index, cover, terms, own=True)
     dense = own = None
     if vec is not None and index.unit_vectors is not None and len(index.unit_vectors):
         dense = index.unit_vectors @ vec

@@ -208,6 +208,16 @@ class Weighted:
     groups: list[list[str]]
     weights: list[float]
 
+    def __post_init__(self):
+        # token → the groups it belongs to, so a coverage is one set intersection
+        where: dict[str, list[int]] = {}
+        for k, g in enumerate(self.groups):
+            for t in g:
+                where.setdefault(t, []).append(k)
+        object.__setattr__(self, "_where", where)
+        object.__setattr__(self, "_terms", frozenset(where))
+        object.__setattr__(self, "_total", sum(self.weights))
+
     @classmethod
     def of(cls, groups: list[list[str]], idf: dict[str, float]) -> "Weighted":
         top = max(idf.values(), default=1.0)
@@ -216,9 +226,11 @@ class Weighted:
 
 def coverage(q: Weighted, chunk_tokens: set[str]) -> float:
     """Share of the question's (idf-weighted) term groups that occur in a chunk or sentence."""
-    total = sum(q.weights)
-    hit = sum(w for g, w in zip(q.groups, q.weights) if any(t in chunk_tokens for t in g))
-    return hit / total if total else 0.0
+    if not q._total:
+        return 0.0
+    found = q._terms & chunk_tokens if len(chunk_tokens) > len(q._terms) else chunk_tokens & q._terms
+    hit = {k for t in found for k in q._where[t]}
+    return sum(q.weights[k] for k in hit) / q._total
 
 
 def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = None,
@@ -298,7 +310,8 @@ def _rerank(index: LoadedIndex, fused: list[SectionHit], q: Weighted, vec: np.nd
                        "bm25_rank": min((h.bm25_rank for h in s.hits if h.bm25_rank is not None), default=None),
                        "dense_rank": min((h.dense_rank for h in s.hits if h.dense_rank is not None), default=None)}
             for k, s in enumerate(fused)}
-    numbers, X, best_unit = section_features(index, seen, lambda toks: coverage(q, toks), vec, query)
+    numbers, X, best_unit = section_features(index, seen, lambda toks: coverage(q, toks), vec, query,
+                                             {t for g in q.groups for t in g})
     scores = section_scores(X, mode)
     by_number = {s.number: s for s in fused}
     out = []
