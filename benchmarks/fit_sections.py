@@ -11,9 +11,7 @@ never read. Refit fit_selection.py afterwards: its features include the section'
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,19 +22,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.evaluation import load_cases  # noqa: E402
-from app.index import IndexHandle  # noqa: E402
 from app.ranking import FEATURES, WEIGHTS_FILE, load_weights  # noqa: E402
 from app.retrieval import retrieve  # noqa: E402
-from benchmarks.fit_selection import L2, TRAIN_SETS, fit  # noqa: E402
-from ingest.settings import Settings  # noqa: E402
+from benchmarks.fit_selection import L2, fit, fit_arguments, handle_for  # noqa: E402
 
 
 def collect(data_dir: Path, sets: list[str]) -> dict[str, list]:
     """Per set: (feature matrix over every section, targets, language) for each in-scope question."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    manifest = json.loads((data_dir / "manifest.json").read_text())
-    model = manifest["embedding_model"].split("@")[0] if manifest["retrieval_mode"] == "hybrid" else "none"
-    handle = IndexHandle(Settings(data_dir=data_dir, embedding_model=model, _env_file=None))
+    handle = handle_for(data_dir)
     out = {}
     for name in sets:
         rows = []
@@ -67,12 +60,7 @@ def ranks(w: np.ndarray, rows) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--hybrid-data", type=Path, required=True)
-    ap.add_argument("--keyword-data", type=Path, required=True)
-    ap.add_argument("--sets", default=",".join(TRAIN_SETS))
-    ap.add_argument("--write", action="store_true", help=f"write {WEIGHTS_FILE.name}")
-    args = ap.parse_args()
+    args = fit_arguments(WEIGHTS_FILE).parse_args()
     sets = args.sets.split(",")
     result = {"features": FEATURES, "fitted_on": sets, "l2": L2, "fitted": time.strftime("%Y-%m-%d"),
               "method": "conditional logit over every section, L-BFGS"}

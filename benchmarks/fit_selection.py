@@ -61,13 +61,7 @@ def question_data(handle: IndexHandle, case):
 
 
 def collect(data_dir: Path, sets: list[str]) -> dict[str, list]:
-    import os
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    manifest = json.loads((data_dir / "manifest.json").read_text())
-    model = manifest["embedding_model"].split("@")[0] if manifest["retrieval_mode"] == "hybrid" else "none"
-    settings = Settings(data_dir=data_dir, embedding_model=model, _env_file=None)
-    handle = IndexHandle(settings)
+    handle = handle_for(data_dir)
     return {name: [question_data(handle, case) for case in load_cases(ROOT / "benchmarks" / f"{name}-questions.jsonl")
                    if not case.out_of_scope and case.answer_contains]
             for name in sets}
@@ -143,12 +137,28 @@ def fit_select(w: np.ndarray, rows) -> tuple[dict, float]:
     return best[1], best[2]
 
 
-def main() -> None:
+def fit_arguments(weights_file: Path) -> argparse.ArgumentParser:
+    """The options both fitting scripts take: an index per mode, the sets, whether to write."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--hybrid-data", type=Path, required=True)
-    ap.add_argument("--keyword-data", type=Path, required=True)
-    ap.add_argument("--sets", default=",".join(TRAIN_SETS))
-    ap.add_argument("--write", action="store_true", help=f"write {WEIGHTS_FILE.name}")
+    ap.add_argument("--hybrid-data", type=Path, required=True, help="an index of the corpus with the default model")
+    ap.add_argument("--keyword-data", type=Path, required=True, help="an index of the corpus in keyword mode")
+    ap.add_argument("--sets", default=",".join(TRAIN_SETS), help="development sets to fit on (never the sealed one)")
+    ap.add_argument("--write", action="store_true", help=f"write {weights_file.name}")
+    return ap
+
+
+def handle_for(data_dir: Path) -> IndexHandle:
+    """The index in data_dir, opened with the model it was built with (none in keyword mode)."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    manifest = json.loads((data_dir / "manifest.json").read_text())
+    model = manifest["embedding_model"].split("@")[0] if manifest["retrieval_mode"] == "hybrid" else "none"
+    return IndexHandle(Settings(data_dir=data_dir, embedding_model=model, _env_file=None))
+
+
+def main() -> None:
+    ap = fit_arguments(WEIGHTS_FILE)
     ap.add_argument("--cache", type=Path, help="keep retrieval results here between runs (development only)")
     args = ap.parse_args()
     if args.cache and args.cache.exists():
