@@ -300,6 +300,8 @@ def _asked_size(question: str, ranked: list[Candidate], chosen: list[Candidate],
     rest = Weighted([g for g, _ in keep], [w for _, w in keep])
     given = _sizes(chosen[0])
     if asked <= given:
+        # what else is quoted is about the asked size too, not the table's other rows (the 20B beside the 7B)
+        chosen = [chosen[0], *(c for c in chosen[1:] if not _sizes(c) or asked & _sizes(c))]
         # the asked size's unit holds much less of the rest than a unit about other sizes: the report
         # says it for those ("7B 和 20B … SFT … 4e-5"), not for the asked one (Table 3's 1.8B row)
         have = coverage(rest, chosen[0].tokens)

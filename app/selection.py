@@ -4,8 +4,9 @@ Every unit (sentence or table row, see ingest/units.py) of the top sections is a
 a few features — how much of the question it covers, how close the dense model puts it to the
 question, where its section ranks, whether it is a row naming the asked model and column, whether
 it has what the question type asks for (a number, a reason, a means, a list) — and the features are
-combined with weights fitted on the development questions (benchmarks/fit_selection.py writes
-selection_weights.json beside this file). No weight here is set by hand.
+combined, with the crosses of a few of them (CROSSED), by weights fitted on the development
+questions (benchmarks/fit_selection.py writes selection_weights.json beside this file). No weight
+here is set by hand.
 """
 
 from __future__ import annotations
@@ -193,9 +194,24 @@ def candidates(index: LoadedIndex, r: Retrieval, weighted: Weighted, q_vector: n
     return out
 
 
+# the features whose effect depends on the others (a dense match counts differently in a table row):
+# each is also crossed with every feature, and the crosses weighted like the rest
+CROSSED = ["lex", "lex_own", "dense", "dense_own", "sec_rrf", "row", "num_x_num", "chunk_hit", "length"]
+SCORED = FEATURES + [f"{a}*{b}" for a in CROSSED for b in FEATURES]
+_CROSSED_AT = [FEATURES.index(a) for a in CROSSED]
+
+
+def expand(X: np.ndarray) -> np.ndarray:
+    """Candidates' features (rows) with their crosses, in SCORED order."""
+    X = np.atleast_2d(X)
+    return np.hstack([X, np.einsum("ij,ik->ijk", X[:, _CROSSED_AT], X).reshape(len(X), -1)])
+
+
 def score(cands: list[Candidate], weights: dict[str, float]) -> list[Candidate]:
     """Scored, best first."""
-    w = np.array([weights.get(k, 0.0) for k in FEATURES])
-    for c in cands:
-        c.score = float(c.features @ w)
+    if not cands:
+        return []
+    w = np.array([weights.get(k, 0.0) for k in SCORED])
+    for c, value in zip(cands, expand(np.stack([c.features for c in cands])) @ w):
+        c.score = float(value)
     return sorted(cands, key=lambda c: -c.score)

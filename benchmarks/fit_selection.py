@@ -31,7 +31,7 @@ from app.evaluation import load_cases  # noqa: E402
 from app.index import IndexHandle  # noqa: E402
 from app.retrieval import Weighted, retrieve  # noqa: E402
 from app.answer import choose  # noqa: E402
-from app.selection import FEATURES, WEIGHTS_FILE, candidates  # noqa: E402
+from app.selection import FEATURES, SCORED, WEIGHTS_FILE, candidates, expand  # noqa: E402
 from ingest.settings import Settings  # noqa: E402
 
 TRAIN_SETS = ["dev", "heldout", "heldout2", "heldout3"]
@@ -57,7 +57,7 @@ def question_data(handle: IndexHandle, case):
     facts = [norm(a) for a in case.answer_contains]
     y = np.array([sum(f in norm(c.unit.text) for f in facts) / len(facts) if c.section.number in case.sections
                   else 0.0 for c in cands])
-    return np.stack([c.features for c in cands]), y, cands, weighted, facts
+    return expand(np.stack([c.features for c in cands])), y, cands, weighted, facts
 
 
 def collect(data_dir: Path, sets: list[str]) -> dict[str, list]:
@@ -166,7 +166,7 @@ def main() -> None:
 
         _RETRIEVED.update(pickle.loads(args.cache.read_bytes()))
     sets = args.sets.split(",")
-    result = {"features": FEATURES, "fitted_on": sets, "l2": L2,
+    result = {"features": FEATURES, "crossed": SCORED[len(FEATURES):], "fitted_on": sets, "l2": L2,
               "fitted": time.strftime("%Y-%m-%d"), "method": "conditional logit, soft targets, L-BFGS"}
     for mode, data_dir in (("hybrid", args.hybrid_data), ("keyword", args.keyword_data)):
         per_set = collect(data_dir, sets)
@@ -177,8 +177,9 @@ def main() -> None:
         w = fit([d for s in sets for d in trainable(per_set[s])])
         for s in sets:
             print(f"{mode:7s} fit on all          → {s}: {top1(w, per_set[s])}")
-        result[mode] = {k: round(float(v), 4) for k, v in zip(FEATURES, w)}
-        print(mode, json.dumps(result[mode]))
+        result[mode] = {k: round(float(v), 4) for k, v in zip(SCORED, w)}
+        largest = sorted(result[mode].items(), key=lambda kv: -abs(kv[1]))[:12]
+        print(mode, f"{len(result[mode])} weights, the largest:", ", ".join(f"{k} {v:+.2f}" for k, v in largest))
         # how many units an answer quotes, on this mode's score scale
         sel, rate = fit_select(w, [d for s in sets for d in per_set[s]])
         result.setdefault("select", {})[mode] = sel
