@@ -78,7 +78,7 @@ GLOSSARY: dict[str, list[str]] = {
     "responses": ["回复"], "kl": ["kl"], "divergence": ["散度"], "conflict": ["冲突"],
     "conflicting": ["冲突"], "ablation": ["消融"], "multi-turn": ["多轮"], "dialogue": ["对话"],
     # evaluation
-    "benchmark": ["基准", "评测"], "benchmarks": ["基准", "评测"], "evaluation": ["评测"],
+    "benchmark": ["基准", "评测"], "benchmarks": ["基准", "评测"], "evaluation": ["评测"], "eval": ["评测"], "evals": ["评测"], "toolkit": ["工具包", "工具"], "toolkits": ["工具包", "工具"],
     "evaluate": ["评测"], "evaluated": ["评测"], "performance": ["表现", "性能"], "result": ["结果"],
     "results": ["结果"], "accuracy": ["准确率", "精度", "acc"], "average": ["平均", "avg"], "avg": ["平均"], "best": ["最佳", "最高"],
     "highest": ["最高"], "top": ["最佳", "领先"], "compare": ["比较", "对比"], "compared": ["比较", "对比"],
