@@ -17,7 +17,8 @@ from ingest.units import POINTS_BACK, UnitRecord, clean
 
 from .index import IndexHandle
 from .retrieval import ENTITY, Retrieval, SectionHit, Weighted, coverage, never_together, retrieve, unknown_names
-from .selection import CANDIDATE_SECTIONS, FEATURES, Candidate, candidates, load_weights, names_column, score
+from .selection import (CANDIDATE_SECTIONS, FEATURES, Candidate, QuestionType, candidates, load_weights, names_column,
+                        score)
 from .tables import Extreme, extreme_asked, extreme_row, extreme_sentence
 
 CITE = re.compile(r"\[§\s*([0-9A](?:\.\d+)*)\s*\]")
@@ -305,6 +306,11 @@ def _asked_size(question: str, ranked: list[Candidate], chosen: list[Candidate],
         # the asked size's unit holds much less of the rest than a unit about other sizes: the report
         # says it for those ("7B 和 20B … SFT … 4e-5"), not for the asked one (Table 3's 1.8B row)
         have = coverage(rest, chosen[0].tokens)
+        # not for a comparison ("InternLM2-Chat-20B vs GPT-3.5"): its other names are what the rest holds
+        models = {m.group(0).lower() for m in ENTITY.finditer(question)
+                  if re.search(r"\d", m.group(0)) and not MODEL_SIZE.fullmatch(m.group(0))}
+        if len(models) > 1 or QuestionType.of(question).compare:
+            return chosen, None
         sibling = next((c for c in ranked[:SIBLINGS] if _sizes(c) - asked and not asked & _sizes(c)
                         and coverage(rest, c.tokens) >= have + SIBLING_MARGIN), None)
         return chosen, None if sibling is None else _mismatch(asked, _sizes(sibling), sibling)
@@ -530,9 +536,9 @@ class Answerer:
             msg = NOT_COVERED[zh]
             if sizes:
                 asked, given, cited = sizes
-                msg = (f"报告在这一点上只讲到{_and(given, zh)}（§{cited}），没有讲到{_and(asked, zh)}，因此无法据此回答这个问题。"
-                       if zh else f"On this, the report only covers {_and(given, zh)} (§{cited}), not "
-                       f"{_and(asked, zh)}, so it cannot answer this question.")
+                msg = (f"报告中讲到这一点的段落（§{cited}）说的是 {_and(given, zh)}，没有讲到 {_and(asked, zh)}，"
+                       "因此无法据此回答这个问题。" if zh else f"The passage of the report on this (§{cited}) is about "
+                       f"{_and(given, zh)}, not {_and(asked, zh)}, so it cannot answer this question.")
             elif unknown:
                 # the missing names as the user wrote them ("Capital", "France"), in a sentence
                 terms = [_as_written(x, question) for x in unknown]

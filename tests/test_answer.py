@@ -269,3 +269,23 @@ def test_a_size_whose_unit_misses_the_rest_of_the_question_is_refused_with_where
 def test_a_one_character_term_matches_the_words_the_report_writes_it_in(answerer):
     line = first_line(answerer.ask("20B 模型有几层").answer)  # 层 → 层数 $n_{layers}$
     assert "48" in line and "§3.2.2" in line, line
+
+
+def test_the_size_rule_refuses_a_one_model_question_but_not_a_comparison():
+    from app.answer import _asked_size
+    from app.retrieval import SectionHit, Weighted
+    from app.selection import Candidate
+    from ingest.units import chunk_units
+
+    chunk = {"id": "c", "kind": "text", "section": "9.9", "title_zh": "测试", "title_en": "Test", "path": "9.9 测试",
+             "text": "20B 模型另有说明。\n\n7B 模型在 MATH 上的 SFT 学习率为 4e-5。"}
+    units = chunk_units(chunk)
+    sec = SectionHit("9.9", "测试", "Test", "9.9 测试", 1.0)
+    toks = [frozenset({"20b", "模型"}), frozenset({"7b", "模型", "math", "sft", "学习率"})]
+    cands = [Candidate(i, u, sec, 0, t, 0.0, None) for i, (u, t) in enumerate(zip(units, toks))]
+    w = Weighted([["20b"], ["math"], ["sft"], ["学习率"]], [1.0, 1.0, 1.0, 1.0])
+    _, mismatch = _asked_size("20B 模型 MATH 上 SFT 的学习率是多少？", cands, [cands[0]], w)
+    assert mismatch == (["20B"], ["7B"], "9.9")  # the 7B sentence holds the rest: not said for 20B
+    _, mismatch = _asked_size("How does InternLM2-Chat-20B compare with GPT-3.5 on MATH SFT learning rate?",
+                              cands, [cands[0]], w)
+    assert mismatch is None  # a comparison: its other names are what the rest holds
