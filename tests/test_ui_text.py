@@ -166,7 +166,7 @@ def test_extractive_answer_streams_as_several_deltas(client):
 
 
 @pytest.mark.parametrize("log_questions", [False, True])
-def test_access_log_one_line_per_request_without_the_question(built_index, monkeypatch, log_questions):
+def test_access_log_one_line_per_request_without_the_question(built_index, log_questions):
     from app.server import create_app
 
     settings = built_index.model_copy(update={"log_questions": log_questions})
@@ -176,7 +176,10 @@ def test_access_log_one_line_per_request_without_the_question(built_index, monke
     catch = logging.Handler(logging.INFO)
     catch.emit = records.append
     log = logging.getLogger(ACCESS_LOGGER)
-    monkeypatch.setattr(log, "level", logging.INFO)
+    # setLevel, not assigning .level: the logger caches isEnabledFor(), and an earlier request in
+    # this process (at the default WARNING level) left INFO cached as off
+    old_level = log.level
+    log.setLevel(logging.INFO)
     log.addHandler(catch)
     try:
         c.get("/healthz?q=SECRETQ")
@@ -184,6 +187,7 @@ def test_access_log_one_line_per_request_without_the_question(built_index, monke
         c.get("/api/sections/9.9")
     finally:
         log.removeHandler(catch)
+        log.setLevel(old_level)
     lines = [r.getMessage() for r in records]
     assert len(lines) == 3, lines
     assert re.fullmatch(r"POST /api/ask 200 \d+ ms", lines[1]), lines
