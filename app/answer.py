@@ -19,7 +19,7 @@ from .index import IndexHandle
 from .retrieval import ENTITY, Retrieval, SectionHit, Weighted, coverage, never_together, retrieve, unknown_names
 from .selection import (CANDIDATE_SECTIONS, FEATURES, Candidate, QuestionType, candidates, load_weights, names_column,
                         score)
-from .tables import Extreme, extreme_asked, extreme_row, extreme_sentence
+from .tables import Extreme, extreme_asked, extreme_row, extreme_sentence, table_label
 
 CITE = re.compile(r"\[§\s*([0-9A](?:\.\d+)*)\s*\]")
 
@@ -91,14 +91,12 @@ def _row_sentence(u: UnitRecord, section: str, groups: list[list[str]], zh: bool
     # "LongBench Avg.", not every LongBench column; "几层，隐藏维度" is two; "LongBench 总分" all
     named = [{k for k, g in enumerate(groups) if names_column(frozenset(tokenize(h)), set(g))} for h, _ in pairs]
     shown = [p for p, n in zip(pairs, named) if n and not any(n < other for other in named)] or pairs
-    table = re.match(r"^(表\s*\d+)", u.caption)
-    tname = table.group(1) if table else "表"
+    tname = table_label(u.caption, zh)
     group = u.context.rsplit(" ", 1)[-1] if u.context and "模型" in u.context.rsplit(" ", 1)[-1] else ""
     if zh:
         values = "、".join(f"{h} 为 {v}" for h, v in shown)
         return f"{tname}（§{section}）中，{u.cells[0]}{'（' + group + '）' if group else ''} 的 {values}。"
     values = ", ".join(f"{h}: {v}" for h, v in shown)
-    tname = re.sub(r"^表\s*", "Table ", tname)
     return f"In {tname} (§{section}), {u.cells[0]} scores {values}."
 
 
@@ -134,8 +132,6 @@ def choose(ranked: list[Candidate], weighted: Weighted, select: dict) -> list[Ca
             chosen.append(c)
             seen_tokens |= c.tokens
     return chosen
-
-
 
 
 def with_antecedents(chosen: list[Candidate], ranked: list[Candidate]) -> list[Candidate]:
@@ -238,6 +234,7 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
     for c in chosen:
         by_section.setdefault(c.section.number, []).append(c)
     parts = []
+    stated: dict[str, str] = {}  # each table row as the first line states it (the LLM gets it so too)
     for number, cs in by_section.items():
         cs.sort(key=lambda c: c.unit.order)
         body = ""
@@ -246,7 +243,10 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
                 adjacent = (prev.unit.kind == c.unit.kind == "sentence" and prev.unit.order[:2] == c.unit.order[:2]
                             and c.unit.order[2] - prev.unit.order[2] == 1)
                 body += ("" if zh else " ") if adjacent else ("……" if zh else " … ")
-            body += render(c)
+            said = render(c)
+            if c.unit.kind == "row":
+                stated[c.unit.id] = said
+            body += said
         # an English answer quotes the report's sentences; a row is already our own sentence
         rows_only = all(c.unit.kind == "row" for c in cs)
         parts.append(f"{body} [§{number}]" if zh or rows_only else f"“{body}” [§{number}]")
@@ -274,14 +274,11 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
         citations.append(Citation(s.number, s.title_zh, snippet, round(s.score, 5), s.number in used,
                                   c.unit.raw if c else ""))
     citations.sort(key=lambda c: not c.used)
-    return Extract(text, citations, chosen, weighted, other_sizes,
-                   {c.unit.id: render(c) for c in chosen if c.unit.kind == "row"})
+    return Extract(text, citations, chosen, weighted, other_sizes, stated)
 
 
 MODEL_SIZE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*[Bb](?![A-Za-z])")
-
-
-SIBLINGS, SIBLING_MARGIN = 10, 0.15
+SIBLINGS, SIBLING_MARGIN = 10, 0.15  # chosen on the development sets: look at the top 10, 0.15 more coverage
 
 
 def _sizes(c: Candidate) -> set[str]:

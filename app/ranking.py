@@ -99,22 +99,18 @@ def _unit_coverage(index: LoadedIndex, cover, terms: set[str], own: bool) -> np.
 
 
 def section_features(index: LoadedIndex, fused: dict[str, dict], cover, vec: np.ndarray | None,
-                     query: str, terms: set[str] | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
+                     query: str, terms: set[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(section numbers, feature matrix, best unit per section) for every section of the index.
 
     `fused` maps a section with chunk hits to {"rrf", "bm25_rank", "dense_rank", "coverage", "rank"};
     `cover(tokens)` is the question's weighted coverage of a token set; `terms`, every token of its
-    groups, lets only the units holding one be scored."""
+    groups: only the units holding one are scored (any other covers nothing)."""
     info = section_info(index)
     n = len(info.numbers)
     X = np.zeros((n, len(FEATURES)))
     col = {f: k for k, f in enumerate(FEATURES)}
-    if terms is None:
-        lex = np.array([cover(t) for t in index.unit_tokens])
-        lex_own = np.array([cover(t) for t in index.unit_own_tokens])
-    else:  # the same values, looking only at units that hold one of the question's terms
-        lex = _unit_coverage(index, cover, terms, own=False)
-        lex_own = _unit_coverage(index, cover, terms, own=True)
+    lex = _unit_coverage(index, cover, terms, own=False)
+    lex_own = _unit_coverage(index, cover, terms, own=True)
     dense = own = None
     if vec is not None and index.unit_vectors is not None and len(index.unit_vectors):
         dense = index.unit_vectors @ vec

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.keywords import tokenize
+from ingest.keywords import CJK, tokenize
 from ingest.units import UnitRecord
 
 from .index import LoadedIndex
@@ -94,11 +94,10 @@ def names_column(header_tokens: frozenset, question_tokens: set) -> bool:
     one of the header's ("几层" → 层 in 层数, "多少参数" → 参数 in 参数量)."""
     if header_tokens & question_tokens or (header_tokens & {"avg", "average"} and question_tokens & ZH_AVERAGE):
         return True
-    zh = [q for q in question_tokens if CJK_WORD.fullmatch(q)]
-    return any(q in h for q in zh for h in header_tokens if CJK_WORD.fullmatch(h))
+    zh = [q for q in question_tokens if CJK.fullmatch(q)]
+    return any(q in h for q in zh for h in header_tokens if CJK.fullmatch(h))
 
 
-CJK_WORD = re.compile(r"[\u4e00-\u9fff]+")
 ZH_AVERAGE = {"平均", "平均分", "总分", "均分", "平均值", "均值"}  # what a Chinese question calls an "Avg." column
 
 

@@ -75,14 +75,19 @@ def extreme_row(table: list[UnitRecord], weighted_groups: list[tuple[list[str], 
     return Extreme(winners, header[best_col], winners[0].cells[best_col], direction, len(valued))
 
 
-def extreme_sentence(e: Extreme, section: str, zh: bool) -> str:
-    table = re.match(r"^(表\s*\d+)", e.rows[0].caption)
+def table_label(caption: str, zh: bool) -> str:
+    """"表 11" / "Table 11" from a table's caption ("表" / "Table" without one)."""
+    table = re.match(r"^(表\s*\d+)", caption)
     tname = table.group(1) if table else "表"
+    return tname if zh else re.sub(r"^表\s*", "Table ", tname)
+
+
+def extreme_sentence(e: Extreme, section: str, zh: bool) -> str:
+    tname = table_label(e.rows[0].caption, zh)
     names = [u.cells[0] for u in e.rows]
     if zh:
         word = "最高" if e.direction > 0 else "最低"
         return f"{tname}（§{section}）的 {e.compared} 行中，{e.column} {word}的是 {'、'.join(names)}（{e.value}）。"
     word = "highest" if e.direction > 0 else "lowest"
-    tname = re.sub(r"^表\s*", "Table ", tname)
     return (f"Among the {e.compared} rows of {tname} (§{section}), {' and '.join(names)} "
             f"{'has' if len(names) == 1 else 'have'} the {word} {e.column}: {e.value}.")

@@ -21,7 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.evaluation import load_cases  # noqa: E402
+from app.evaluation import _lang, load_cases  # noqa: E402
 from app.ranking import FEATURES, WEIGHTS_FILE, load_weights  # noqa: E402
 from app.retrieval import retrieve  # noqa: E402
 from benchmarks.fit_selection import L2, fit, fit_arguments, handle_for  # noqa: E402
@@ -41,8 +41,7 @@ def collect(data_dir: Path, sets: list[str]) -> dict[str, list]:
             X = np.stack([r.section_features[n] for n in numbers])
             y = np.array([float(n in case.sections) for n in numbers])
             if y.sum():
-                rows.append((X, y, case.lang or ("zh" if any("\u4e00" <= ch <= "\u9fff" for ch in case.question)
-                                                 else "en")))
+                rows.append((X, y, case.lang or _lang(case.question)))
         out[name] = rows
     return out
 
