@@ -16,10 +16,10 @@ from ingest.settings import Settings
 from ingest.units import POINTS_BACK, UnitRecord, clean
 
 from .index import IndexHandle
-from .retrieval import ENTITY, Retrieval, SectionHit, Weighted, coverage, never_together, retrieve, unknown_names
-from .selection import (CANDIDATE_SECTIONS, FEATURES, Candidate, QuestionType, candidates, load_weights, names_column,
-                        score)
-from .tables import Extreme, extreme_asked, extreme_row, extreme_sentence, table_label
+from .retrieval import (ENTITY, MODEL_SIZE, Retrieval, SectionHit, Weighted, coverage, never_together, retrieve,
+                        unknown_names)
+from .selection import CANDIDATE_SECTIONS, FEATURES, Candidate, QuestionType, candidates, load_weights, score
+from .tables import Extreme, extreme_asked, extreme_row, extreme_sentence, names_column, table_label
 
 CITE = re.compile(r"\[§\s*([0-9A](?:\.\d+)*)\s*\]")
 
@@ -277,7 +277,6 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
     return Extract(text, citations, chosen, weighted, other_sizes, stated)
 
 
-MODEL_SIZE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*[Bb](?![A-Za-z])")
 SIBLINGS, SIBLING_MARGIN = 10, 0.15  # chosen on the development sets: look at the top 10, 0.15 more coverage
 
 

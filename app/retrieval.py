@@ -21,7 +21,8 @@ ANAPHORA = re.compile(r"^(那|那么|它|它们|这个|那个|这些|其|还有|
                       re.IGNORECASE)
 
 
-SIZE = re.compile(r"(?<![\d.])\d+(?:\.\d+)?[Bb](?![A-Za-z])")
+# a model size as the report writes it ("7B", "1.8B", "20 B"; not the "7B" of "8x7B"); group 1 is the number
+MODEL_SIZE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s?[Bb](?![A-Za-z])")
 
 
 @dataclass
@@ -72,9 +73,9 @@ def retrieval_query(question: str, history: list[dict] | None) -> str:
         return question
     if ANAPHORA.search(question.strip()) or not query_groups(question):
         previous = prev[-1]
-        sizes = SIZE.findall(question)
+        sizes = [m.group(0) for m in MODEL_SIZE.finditer(question)]
         if len(sizes) == 1:  # "那 20B 的呢？" after a 7B question: ask the same about 20B
-            previous = SIZE.sub(sizes[0], previous)
+            previous = MODEL_SIZE.sub(sizes[0], previous)
         return f"{previous} {question}"
     return question
 

@@ -20,12 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.keywords import CJK, tokenize
+from ingest.keywords import tokenize
 from ingest.units import UnitRecord
 
 from .index import LoadedIndex
 from .ranking import section_info
 from .retrieval import Retrieval, SectionHit, Weighted, coverage
+from .tables import names_column
 
 WEIGHTS_FILE = Path(__file__).with_name("selection_weights.json")
 CANDIDATE_SECTIONS = 5
@@ -89,16 +90,6 @@ def load_weights(path: str = str(WEIGHTS_FILE)) -> dict:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def names_column(header_tokens: frozenset, question_tokens: set) -> bool:
-    """The question asks about this column: a shared token, or a Chinese word of the question inside
-    one of the header's ("几层" → 层 in 层数, "多少参数" → 参数 in 参数量)."""
-    if header_tokens & question_tokens or (header_tokens & {"avg", "average"} and question_tokens & ZH_AVERAGE):
-        return True
-    zh = [q for q in question_tokens if CJK.fullmatch(q)]
-    return any(q in h for q in zh for h in header_tokens if CJK.fullmatch(h))
-
-
-ZH_AVERAGE = {"平均", "平均分", "总分", "均分", "平均值", "均值"}  # what a Chinese question calls an "Avg." column
 
 
 @dataclass(frozen=True)

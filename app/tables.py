@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ingest.keywords import tokenize
+from ingest.keywords import CJK, tokenize
 from ingest.units import UnitRecord
 
 HIGHEST = re.compile(r"最高|最好|最佳|最强|最大|最多|最优|\b(?:best|highest|largest|biggest|greatest|strongest|top)\b",
@@ -18,6 +18,18 @@ HIGHEST = re.compile(r"最高|最好|最佳|最强|最大|最多|最优|\b(?:bes
 LOWEST = re.compile(r"最低|最差|最小|最少|最弱|\b(?:lowest|worst|smallest|weakest|least)\b", re.IGNORECASE)
 WHICH = re.compile(r"哪|谁|which|who|what model", re.IGNORECASE)
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def names_column(header_tokens: frozenset, question_tokens: set) -> bool:
+    """The question asks about this column: a shared token, or a Chinese word of the question inside
+    one of the header's ("几层" → 层 in 层数, "多少参数" → 参数 in 参数量)."""
+    if header_tokens & question_tokens or (header_tokens & {"avg", "average"} and question_tokens & ZH_AVERAGE):
+        return True
+    zh = [q for q in question_tokens if CJK.fullmatch(q)]
+    return any(q in h for q in zh for h in header_tokens if CJK.fullmatch(h))
+
+
+ZH_AVERAGE = {"平均", "平均分", "总分", "均分", "平均值", "均值"}  # what a Chinese question calls an "Avg." column
 
 
 def extreme_asked(question: str) -> int:
@@ -51,8 +63,8 @@ def extreme_row(table: list[UnitRecord], weighted_groups: list[tuple[list[str], 
     header = table[0].header
     best_col, best_w = None, 0.0
     for j, h in enumerate(header[1:], 1):
-        toks = set(tokenize(h))
-        w = sum(weight for group, weight in weighted_groups if toks & set(group))
+        toks = frozenset(tokenize(h))
+        w = sum(weight for group, weight in weighted_groups if names_column(toks, set(group)))
         if w > best_w:
             best_col, best_w = j, w
     if best_col is None:

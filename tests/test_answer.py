@@ -80,6 +80,10 @@ def test_follow_up_uses_history(answerer):
     # the size in the follow-up replaces the one in the previous question
     assert retrieval_query("那 20B 的呢？", history).startswith("InternLM2-Chat-20B 在 GSM8K")
     assert retrieval_query("What is GQA?", history) == "What is GQA?"
+    # one size pattern for both the follow-up and the size rule: "8x7B" is not a 7B model, "20 B" is 20B
+    about_20b = [{"role": "user", "content": "InternLM2-Chat-20B 在 GSM8K 上得分多少？"}]
+    assert retrieval_query("那 Mixtral-8x7B 呢？", about_20b).startswith("InternLM2-Chat-20B 在 GSM8K")
+    assert retrieval_query("那 20 B 的呢？", history).startswith("InternLM2-Chat-20 B 在 GSM8K")
     a = answerer.ask("那 20B 的呢？", history)
     assert a.answerable and a.citations[0].section == "5.2.3" and "79.6" in a.answer
 

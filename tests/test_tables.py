@@ -38,6 +38,17 @@ def test_the_question_narrows_the_rows_by_name_or_group():
     assert [u.cells[0] for u in e.rows] == ["ChatGLM3-6B"] and e.compared == 2
 
 
+def test_a_chinese_question_finds_the_column_as_the_rows_do():
+    """总分/平均分 name an "Avg." column, and a Chinese word inside a header's names it (层 in 层数)."""
+    table = {**TABLE, "text": "表 8：测试。\n| 模型 | 层数 | Avg. |\n|---|---|---|\n| A-7B | 32 | 50.1 |\n"
+                                "| B-7B | 48 | 61.0 |\n| C-7B | 24 | 40.2 |"}
+    rows = chunk_units(table)
+    e = extreme_row(rows, [(["平均分"], 2.0)], 1)
+    assert e is not None and e.column == "Avg." and [u.cells[0] for u in e.rows] == ["B-7B"]
+    e = extreme_row(rows, [(["层"], 2.0)], -1)
+    assert e is not None and e.column == "层数" and e.value == "24"
+
+
 def test_no_extreme_without_an_asked_column():
     assert extreme_row(ROWS, [(["mmlu"], 3.0)], 1) is None
 
