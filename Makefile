@@ -51,7 +51,7 @@ browser-deps:
 
 # The README's figures: every question set (the sealed one prints its summary only), in the default
 # setup and in keyword mode, each from an index of its own (the app's index is left alone).
-EVAL_SETS := dev heldout heldout2 heldout3 heldout4 sealed
+EVAL_SETS := dev heldout heldout2 heldout3 train1 train2 train3 train4 train5 heldout4 sealed
 eval: setup model
 	@for mode in default keyword; do \
 	  env=(HF_HUB_OFFLINE=1 DATA_DIR=data/eval-$$mode); [ $$mode = keyword ] && env+=(EMBEDDING_MODEL=none); \
@@ -59,14 +59,15 @@ eval: setup model
 	  for set in $(EVAL_SETS); do echo "== $$mode: $$set"; \
 	    env "$${env[@]}" $(BIN)/report-qa eval benchmarks/$$set-questions.jsonl || exit 1; done; done
 
-# Refit the section-ranking and answer-choosing weights on the development sets (never the sealed
-# one), each mode from an index of its own: app/section_weights.json, then app/selection_weights.json
-# (whose features include the section's rank).
+# Refit the section-ranking, answer-choosing and scope weights on the development sets (never heldout4
+# or the sealed one), each mode from an index of its own: app/section_weights.json, then
+# app/selection_weights.json (whose features include the section's rank), then app/scope_weights.json.
 fit: setup model
 	@env HF_HUB_OFFLINE=1 DATA_DIR=data/fit-hybrid $(BIN)/report-qa ingest >/dev/null
 	@env HF_HUB_OFFLINE=1 DATA_DIR=data/fit-keyword EMBEDDING_MODEL=none $(BIN)/report-qa ingest >/dev/null
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/fit_sections.py --hybrid-data data/fit-hybrid --keyword-data data/fit-keyword --write
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/fit_selection.py --hybrid-data data/fit-hybrid --keyword-data data/fit-keyword --write
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/fit_scope.py --data data/fit-hybrid --write
 
 # This project (keyword and default hybrid) against the standard LangChain recipes over the same corpus and
 # model: quality, speed, memory in one table; JSON in benchmarks/results/ (a few minutes; not run by CI).

@@ -16,9 +16,11 @@ from ingest.settings import Settings
 from ingest.units import POINTS_BACK, UnitRecord, clean
 
 from .index import IndexHandle
-from .retrieval import (ENTITY, MODEL_SIZE, Retrieval, SectionHit, Weighted, coverage, never_together, retrieve,
+from .retrieval import (ENTITY, MODEL_SIZE, Retrieval, Weighted, coverage, never_together, retrieve,
                         unknown_names)
-from .selection import CANDIDATE_SECTIONS, FEATURES, Candidate, QuestionType, candidates, load_weights, score
+from .scope import in_scope_probability, signals
+from .scope import load_weights as load_scope_weights
+from .selection import FEATURES, Candidate, QuestionType, candidates, load_weights, score
 from .tables import Extreme, extreme_asked, extreme_row, extreme_sentence, names_column, table_label
 
 CITE = re.compile(r"\[§\s*([0-9A](?:\.\d+)*)\s*\]")
@@ -310,7 +312,8 @@ def _asked_size(question: str, ranked: list[Candidate], chosen: list[Candidate],
         sibling = next((c for c in ranked[:SIBLINGS] if _sizes(c) - asked and not asked & _sizes(c)
                         and coverage(rest, c.tokens) >= have + SIBLING_MARGIN), None)
         return chosen, None if sibling is None else _mismatch(asked, _sizes(sibling), sibling)
-    if not given - asked:
+    # "from 7B to 20B": a question about several sizes compares them; one passage need not name them all
+    if not given - asked or len(asked) > 1:
         return chosen, None
     need = coverage(rest, chosen[0].tokens)
     for c in ranked:
@@ -347,38 +350,41 @@ def _table_extreme(index, question: str, ranked: list[Candidate], weighted: Weig
     return winner, e
 
 
-# chosen on the development sets (every in-scope question refused for an unknown plain word had a
-# known rest weighing ≥ 13.7 and covering ≥ 0.45; the out-of-scope ones at most 12.3, or 0.39)
-SPECIFIC_REST_WEIGHT, SPECIFIC_REST_COVERAGE = 13.0, 0.45
-
-
-def only_modifiers(unknown: list[str], question: str, r: Retrieval, index, judged: list[SectionHit]) -> list[str]:
-    """[] when every unknown term is a plain word ("cutoff", "buckets", "vanilla") in a question
-    whose other terms are many, specific and found together in the report: a paraphrase of what the
-    report says, not a topic it lacks; else `unknown` as it was. A name ("Qwen2-7B", "LoRA") always
-    counts, as does a question with little else ("What dropout rate does InternLM2 use?")."""
+def hard_refusal(question: str, r: Retrieval, index, ex: Extract, unknown: list[str]) -> tuple[str, object] | None:
+    """A reason the report certainly cannot answer, whatever the evidence: ("names", names it never
+    mentions), ("apart", names no passage has together) or ("sizes", (asked, given, section)); None."""
     names = {m.group(0) for m in ENTITY.finditer(question)}
-    if not unknown or any(u in names for u in unknown):
-        return unknown
-    missing = {u.lower() for u in unknown}
-    rest = Weighted.of([g for g in question_groups(r) if g[0] not in missing], index.idf)
-    weight = sum(w for g, w in zip(rest.groups, rest.weights) if any(t in index.idf for t in g))
-    if weight >= SPECIFIC_REST_WEIGHT and coverage_evidence(index, judged, rest) >= SPECIFIC_REST_COVERAGE:
-        return []
-    return unknown
+    named = [u for u in unknown if u in names]
+    if named:
+        return "names", named
+    apart = never_together(r.query, index)
+    if apart:
+        return "apart", apart
+    if ex.size_mismatch:
+        return "sizes", ex.size_mismatch
+    return None
 
 
-def coverage_evidence(index, sections: list[SectionHit], weighted: Weighted) -> float:
-    """How much of the question the best-covering unit of these sections holds (0..1): whether the
-    report covers the question at all, calibrated as ANSWER_MIN_EVIDENCE."""
-    best = 0.0
-    for sec in sections[:CANDIDATE_SECTIONS]:
-        for i in index.units_by_section.get(sec.number, ()):
-            # a prompt's lines are examples the report shows, not what it says: plain English words in
-            # them ("short", "write") must not make an unrelated request look covered
-            if index.units[i].kind != "code":
-                best = max(best, coverage(weighted, index.unit_tokens[i]))
-    return best
+def refusal_message(hard: tuple[str, object] | None, plain_unknown: list[str], question: str, query: str,
+                    zh: bool) -> str:
+    """What the user reads when the report does not answer: the reason, when there is one to name."""
+    kind, what = hard or ("words" if plain_unknown else "", plain_unknown)
+    if kind == "sizes":
+        asked, given, cited = what
+        return (f"报告中讲到这一点的段落（§{cited}）说的是 {_and(given, zh)}，没有讲到 {_and(asked, zh)}，"
+                "因此无法据此回答这个问题。" if zh else f"The passage of the report on this (§{cited}) is about "
+                f"{_and(given, zh)}, not {_and(asked, zh)}, so it cannot answer this question.")
+    if kind in ("names", "words"):
+        # the missing names or words as the user wrote them ("Capital", "France"), in a sentence
+        terms = [_as_written(x, question) for x in what]
+        return (f"报告中没有提到{_and(['“' + t + '”' for t in terms], zh)}，因此无法据此回答这个问题。" if zh
+                else f"The report does not mention {_or(terms)}, so it cannot answer this question.")
+    if kind == "apart":
+        terms = [_as_written(x, query) for x in what]
+        return (f"报告中没有哪一段同时讲到{_and(['“' + t + '”' for t in terms], zh)}，因此无法据此回答这个问题。"
+                if zh else f"No passage of the report mentions {_and(terms, zh)} together, "
+                "so it cannot answer this question.")
+    return NOT_COVERED[zh]
 
 
 def question_groups(r: Retrieval) -> list[list[str]]:
@@ -490,6 +496,12 @@ class Answerer:
         return self._llm
 
     @property
+    def min_evidence(self) -> float:
+        """ANSWER_MIN_EVIDENCE, or the threshold fitted with the scope model when it is unset."""
+        t = self.settings.answer_min_evidence
+        return load_scope_weights()["threshold"] if t is None else t
+
+    @property
     def generation_mode(self) -> str:
         return "llm" if self.settings.llm_enabled or self._llm is not None else "extractive"
 
@@ -517,34 +529,16 @@ class Answerer:
         ex = extractive_answer(r, question, index)
         text, citations = ex.text, ex.citations[:top_k]
         # whether the report covers the question is judged on what its words find (the keyword
-        # ranking), as calibrated; the dense model only changes which passages answer it
+        # ranking), as fitted; the dense model only changes which passages answer it
         judged = r.keyword_sections if r.keyword_sections is not None else r.sections
-        evidence = coverage_evidence(index, judged, ex.weighted) if citations else 0.0
         mode = {"retrieval": r.mode, "generation": gen}
         yield {"type": "meta", "mode": mode, "sections": [s.number for s in r.sections]}
-        unknown = only_modifiers(unknown_names(question, index), question, r, index, judged)
-        apart = [] if unknown else never_together(r.query, index)
-        sizes = None if unknown or apart else ex.size_mismatch
-        if unknown or apart or sizes:
-            evidence = 0.0
-
-        if unknown or apart or sizes or evidence < self.settings.answer_min_evidence or not citations:
-            msg = NOT_COVERED[zh]
-            if sizes:
-                asked, given, cited = sizes
-                msg = (f"报告中讲到这一点的段落（§{cited}）说的是 {_and(given, zh)}，没有讲到 {_and(asked, zh)}，"
-                       "因此无法据此回答这个问题。" if zh else f"The passage of the report on this (§{cited}) is about "
-                       f"{_and(given, zh)}, not {_and(asked, zh)}, so it cannot answer this question.")
-            elif unknown:
-                # the missing names as the user wrote them ("Capital", "France"), in a sentence
-                terms = [_as_written(x, question) for x in unknown]
-                msg = (f"报告中没有提到{_and(['“' + t + '”' for t in terms], zh)}，因此无法据此回答这个问题。" if zh
-                       else f"The report does not mention {_or(terms)}, so it cannot answer this question.")
-            elif apart:
-                terms = [_as_written(x, r.query) for x in apart]
-                msg = (f"报告中没有哪一段同时讲到{_and(['“' + t + '”' for t in terms], zh)}，因此无法据此回答这个问题。"
-                       if zh else f"No passage of the report mentions {_and(terms, zh)} together, "
-                       "so it cannot answer this question.")
+        unknown = unknown_names(question, index)
+        hard = hard_refusal(question, r, index, ex, unknown)
+        # the model's judgement is reported even when a hard rule refuses: the same in either retrieval mode
+        evidence = in_scope_probability(signals(index, question, judged, ex.weighted, unknown)) if citations else 0.0
+        if hard or evidence < self.min_evidence or not citations:
+            msg = refusal_message(hard, unknown, question, r.query, zh)
             yield {"type": "delta", "text": msg}
             yield {"type": "done", "answer": Answer(msg, False, [], mode, "; ".join(notices) or None, evidence)}
             return

@@ -82,6 +82,8 @@ def retrieval_query(question: str, history: list[dict] | None) -> str:
 
 ENTITY = re.compile(r"[A-Za-z][A-Za-z0-9.\-]*\d[A-Za-z0-9.\-]*|[A-Za-z]*[A-Z][a-z]*[A-Z][A-Za-z]*")
 _FOLD = re.compile(r"[-_.\s]")
+ADJECTIVE_TAILS = {"based", "like", "style", "type", "level", "wise", "only", "free", "aware", "specific", "related",
+                   "oriented", "scale", "sized", "size", "series", "family", "compatible"}
 
 
 def unknown_names(question: str, index: LoadedIndex) -> list[str]:
@@ -111,6 +113,10 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
             continue
         seen.add(key)
         if key in index.folded_vocab or key + "s" in index.folded_vocab:
+            continue
+        # "cl100k-based", "LLaMA-like": a known name made an adjective is not a new name
+        head, _, tail = name.lower().rpartition("-")
+        if head and tail in ADJECTIVE_TAILS and _FOLD.sub("", head) in index.folded_vocab:
             continue
         # an abbreviation the glossary explains ("RM" → 奖励模型) is not an unknown name
         if any(t in index.idf for term in GLOSSARY.get(name.lower(), []) for t in tokenize(term)):

@@ -41,8 +41,9 @@ class Settings(BaseSettings):
     llm_api_key: str | None = Field(None, description="API key for the endpoint (any string for local servers).")
     llm_model: str | None = Field(None, description="Model name served by the endpoint, e.g. internlm2_5-7b-chat.")
     llm_timeout: float = Field(30.0, description="Seconds before an LLM call is abandoned for extractive mode.")
-    answer_min_evidence: float = Field(0.23, description="Below this evidence score the bot says the report "
-                                       "does not cover the question (calibrated with `report-qa eval --calibrate`).")
+    answer_min_evidence: float | None = Field(
+        None, description="Below this evidence (the fitted probability that the report answers the question) the "
+        "bot says the report does not cover it; unset: the threshold fitted with the model (app/scope_weights.json).")
     top_k: int = Field(5, description="Sections retrieved and cited per question.")
 
     # server

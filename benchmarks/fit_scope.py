@@ -1,0 +1,123 @@
+"""Fit app/scope.py's model of whether the report answers a question, on development questions only.
+
+Every question of the training sets that no hard rule refuses (a name the report never mentions,
+names never found together, a model size the passage is not about) is a sample: its scope signals,
+and whether it is in scope. A logistic regression (L2) gives the weights; the threshold is the one
+that refuses the most out-of-scope questions while at most MAX_FALSE_REFUSALS of the in-scope ones
+(hard rules included) are refused. The sealed set is never read.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/fit_scope.py --data data/fit-keyword [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.answer import extractive_answer, hard_refusal  # noqa: E402
+from app.evaluation import load_cases  # noqa: E402
+from app.retrieval import retrieve, unknown_names  # noqa: E402
+from app.scope import FEATURES, WEIGHTS_FILE, signals  # noqa: E402
+from benchmarks.fit_selection import TRAIN_SETS, handle_for  # noqa: E402
+
+L2 = 0.001
+MAX_FALSE_REFUSALS = 0.02
+
+
+def collect(data_dir: Path, sets: list[str]) -> dict[str, list]:
+    """Per set: (signal vector or None when a hard rule refuses, in scope?) for every question."""
+    handle = handle_for(data_dir)
+    out = {}
+    for name in sets:
+        rows = []
+        for case in load_cases(ROOT / "benchmarks" / f"{name}-questions.jsonl"):
+            r = retrieve(handle, case.question, None, 5)
+            index = handle.get()
+            ex = extractive_answer(r, case.question, index)
+            judged = r.keyword_sections if r.keyword_sections is not None else r.sections
+            unknown = unknown_names(case.question, index)
+            hard = hard_refusal(case.question, r, index, ex, unknown)
+            vec = None if hard or not ex.citations else signals(index, case.question, judged, ex.weighted, unknown).vector()
+            rows.append((vec, not case.out_of_scope))
+        out[name] = rows
+    return out
+
+
+def fit(rows) -> np.ndarray:
+    X = np.array([np.r_[1.0, v] for v, _ in rows if v is not None])
+    y = np.array([float(ok) for v, ok in rows if v is not None])
+
+    def loss_grad(w):
+        z = X @ w
+        p = 1 / (1 + np.exp(-z))
+        reg = L2 * (w[1:] @ w[1:])
+        loss = -np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)) + reg
+        grad = X.T @ (p - y) / len(y) + np.r_[0.0, 2 * L2 * w[1:]]
+        return loss, grad
+
+    return minimize(loss_grad, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B").x
+
+
+def probabilities(w: np.ndarray, rows) -> list[float]:
+    """P(in scope) per question; 0 where a hard rule refuses."""
+    return [0.0 if v is None else float(1 / (1 + np.exp(-(w[0] + w[1:] @ v)))) for v, _ in rows]
+
+
+def threshold(w: np.ndarray, rows) -> float:
+    p = probabilities(w, rows)
+    inscope = [q for q, (_, ok) in zip(p, rows) if ok]
+    best = 0.0
+    for t in sorted(set(round(q + 1e-4, 4) for q in p) | {0.0}):
+        if sum(q < t for q in inscope) / len(inscope) <= MAX_FALSE_REFUSALS:
+            best = max(best, t)
+    return best
+
+
+def rates(w: np.ndarray, t: float, rows) -> str:
+    p = probabilities(w, rows)
+    ins = [q for q, (_, ok) in zip(p, rows) if ok]
+    oos = [q for q, (_, ok) in zip(p, rows) if not ok]
+    return (f"out of scope refused {np.mean([q < t for q in oos]) if oos else float('nan'):.3f} ({len(oos)}), "
+            f"false refusals {np.mean([q < t for q in ins]):.3f} ({len(ins)})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", type=Path, required=True, help="an index of the corpus (keyword or hybrid)")
+    ap.add_argument("--sets", default=",".join(TRAIN_SETS), help="development sets to fit on (never the sealed one)")
+    ap.add_argument("--write", action="store_true", help=f"write {WEIGHTS_FILE.name}")
+    args = ap.parse_args()
+    sets = args.sets.split(",")
+    per_set = collect(args.data, sets)
+    for held in sets:  # leave-one-set-out: weights and threshold from the other sets
+        train = [x for s in sets if s != held for x in per_set[s]]
+        w = fit(train)
+        print(f"fit without {held:9s} → {held}: {rates(w, threshold(w, train), per_set[held])}")
+    rows = [x for s in sets for x in per_set[s]]
+    w = fit(rows)
+    t = threshold(w, rows)
+    for s in sets:
+        print(f"fit on all          → {s}: {rates(w, t, per_set[s])}")
+    print("all:", rates(w, t, rows), "threshold", round(t, 4))
+    weights = {"bias": round(float(w[0]), 4), **{f: round(float(v), 4) for f, v in zip(FEATURES, w[1:])}}
+    print(json.dumps(weights))
+    if args.write:
+        WEIGHTS_FILE.write_text(json.dumps({"weights": weights, "threshold": round(t, 4), "features": FEATURES,
+                                            "fitted_on": sets, "l2": L2, "max_false_refusals": MAX_FALSE_REFUSALS,
+                                            "fitted": time.strftime("%Y-%m-%d"),
+                                            "method": "logistic regression, L-BFGS"}, indent=1) + "\n",
+                                encoding="utf-8")
+        print("wrote", WEIGHTS_FILE)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Whether the report answers a question at all (app/scope.py) and the hard rules beside it."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.retrieval import unknown_names
+from app.scope import FEATURES, REQUEST, ScopeSignals, in_scope_probability, load_weights
+
+
+@pytest.mark.parametrize("question, asks", [
+    ("帮我用 Python 写一个快速排序。", True), ("给我写一首五言绝句", True), ("推荐几本入门深度学习的书吧", True),
+    ("Write me a Python function that reverses a linked list.", True), ("Can you write a haiku?", True),
+    ("帮我总结一下 COOL RLHF 的思路", False), ("What does Table 3 suggest?", False), ("请问 GQA 是什么", False),
+    ("How do I read Table 11?", False),
+])
+def test_a_request_to_produce_something_is_told_from_a_question(question, asks):
+    assert bool(REQUEST.search(question)) is asks
+
+
+def test_the_fitted_model_is_complete_and_monotone():
+    w = load_weights()
+    assert set(w["weights"]) == {"bias", *FEATURES} and 0 < w["threshold"] < 1
+    base = ScopeSignals(evidence=0.5, unknown_share=0.0, request=False)
+    # more of the question found: more likely answered; unknown words or a request: less
+    assert in_scope_probability(ScopeSignals(0.9, 0.0, False)) > in_scope_probability(base)
+    assert in_scope_probability(ScopeSignals(0.5, 0.3, False)) < in_scope_probability(base)
+    assert in_scope_probability(ScopeSignals(0.5, 0.0, True)) < in_scope_probability(base)
+
+
+@pytest.mark.parametrize("question", ["帮我用 Python 写一个快速排序。", "Write me a Python function that reverses a linked list.",
+                                      "推荐几本入门深度学习的书吧"])
+def test_requests_to_produce_something_are_refused(answerer, question):
+    a = answerer.ask(question)
+    assert not a.answerable and a.citations == [] and a.evidence < answerer.min_evidence, a.answer
+
+
+def test_an_unknown_plain_word_counts_by_its_share_of_the_question(answerer):
+    # (one unknown word among many specific ones found together is a paraphrase, answered: see
+    # test_answer.py's "length cutoff") the unknown word is most of the question: refused, naming it
+    a = answerer.ask("What dropout rate does InternLM2 use?")
+    assert not a.answerable and "dropout" in a.answer
+    assert a.evidence < answerer.ask("what's the length cutoff for the first stage of the long-text filtering pipeline?").evidence
+
+
+def test_a_known_name_made_an_adjective_is_not_an_unknown_name(answerer):
+    index = answerer.handle.get()
+    assert unknown_names("What was the point of mixing Chinese tokens into the cl100k-based vocabulary?", index) == []
+    assert unknown_names("How does a Qwen2-style tokenizer differ?", index) == ["Qwen2-style"]
+
+
+def test_a_question_comparing_two_sizes_is_not_refused_by_the_size_rule(answerer):
+    a = answerer.ask("Does going from 7B to 20B make InternLM2 much better at long-context tasks?")
+    assert "没有讲到" not in a.answer and "is about" not in a.answer, a.answer
