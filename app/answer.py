@@ -193,8 +193,14 @@ def _each_part(r: Retrieval, question: str, index, chosen: list[Candidate], weig
     return out
 
 
+# how much of the best sentence's paragraph the quotation shows (characters): the neighbours of the
+# chosen sentence often carry the rest of the answer (dev sets: 300 → answers +2.3 points, 500 → +2.6)
+QUOTE_CHARS = 300
+
+
 def _context(index, best: Candidate) -> list[UnitRecord]:
-    """The sentences around the best one in its paragraph: the longer quotation."""
+    """The sentences around the best one in its paragraph: the longer quotation. At least the one
+    before and after; then more of the paragraph, the next sentence first, up to QUOTE_CHARS."""
     u = best.unit
     if u.kind != "sentence":
         return []
@@ -202,7 +208,15 @@ def _context(index, best: Candidate) -> list[UnitRecord]:
             if index.units[i].kind == "sentence" and index.units[i].order[:2] == u.order[:2]]
     para.sort(key=lambda x: x.order)
     at = next((k for k, x in enumerate(para) if x.id == u.id), 0)
-    return para[max(0, at - 1): at + 2]
+    lo, hi = max(0, at - 1), min(len(para), at + 2)
+    size = sum(len(x.text) for x in para[lo:hi])
+    while True:
+        if hi < len(para) and size + len(para[hi].text) <= QUOTE_CHARS:
+            size, hi = size + len(para[hi].text), hi + 1
+        elif lo > 0 and size + len(para[lo - 1].text) <= QUOTE_CHARS:
+            size, lo = size + len(para[lo - 1].text), lo - 1
+        else:
+            return para[lo:hi]
 
 
 def extractive_answer(r: Retrieval, question: str, index) -> Extract:

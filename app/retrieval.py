@@ -263,7 +263,7 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
     vec = None
     if index.collection is not None:
         try:
-            vec = handle.query_vector(query)
+            vec = handle.query_vector(dense_query(query, groups))
             found = index.collection.similarity_search_by_vector_with_relevance_scores(vec.tolist(), k=CANDIDATES)
         except Exception as exc:  # a Chroma server going away must not break answering
             found, notice = [], f"dense retrieval failed ({type(exc).__name__}); keyword results only"
@@ -292,6 +292,15 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
     evidence = max((h.coverage for s in ranked for h in s.hits), default=0.0)
     return Retrieval(query, tokens, ranked, mode, evidence, notice, keyword, vec if mode == "hybrid" else None,
                      fused=[s.number for s in fused], section_features=features, groups=groups)
+
+
+def dense_query(query: str, groups: list[list[str]]) -> str:
+    """The text the dense model embeds: an English question with the Chinese terms the report uses
+    for its words ("reward model" → 奖励模型), so it meets the Chinese text halfway."""
+    if CJK.search(query):
+        return query
+    zh = list(dict.fromkeys(t for g in groups for t in g[1:] if CJK.fullmatch(t)))
+    return f"{query} ({' '.join(zh)})" if zh else query
 
 
 def widen_single_characters(groups: list[list[str]], idf: dict[str, float]) -> list[list[str]]:

@@ -26,16 +26,18 @@ from .selection import CANDIDATE_SECTIONS
 
 WEIGHTS_FILE = Path(__file__).with_name("scope_weights.json")
 
-# asks the bot to produce something rather than to say what the report says
+# asks the bot to produce something, or how to do the user's own task, rather than what the report says
 REQUEST = re.compile(r"^\s*(?:请|麻烦)?(?:你)?(?:帮我|给我|替我)?\s*(?:写|编|生成|推荐|翻译|画|讲个|来一?[首段个])|"
                      r"(?:帮我|给我|替我)[^，。？！?!]{0,12}?(?:写|编|生成|推荐|翻译|画)|"
                      r"^\s*(?:please\s+)?(?:write|generate|compose|draft|recommend|suggest|translate|draw|tell me a|"
-                     r"create|make me|can you (?:write|make|recommend|generate))\b", re.IGNORECASE)
+                     r"create|make me|can you (?:write|make|recommend|generate))\b|"
+                     # the user's own task, not the report: "How do I build a web page …", "我该怎么装 CUDA"
+                     r"\bhow (?:do|can|should|would) i\b|我(?:该|要|应该|想)?(?:怎么|如何|怎样)", re.IGNORECASE)
 
 # measured leave-one-set-out on the nine development sets: these three refuse as many out-of-scope
 # questions (at the same false refusals) as these plus the number of unknown words, a number-holding
 # unit's coverage, the weight of the known terms, the question's length, or whether its heaviest
-# term is in the best unit
+# term is in the best unit; adding the share of words the report never uses lowers it (0.70 → 0.66)
 FEATURES = ["evidence", "unknown_share", "request"]
 
 

@@ -30,7 +30,7 @@ from app.scope import FEATURES, WEIGHTS_FILE, signals  # noqa: E402
 from benchmarks.fit_selection import TRAIN_SETS, handle_for  # noqa: E402
 
 L2 = 0.001
-MAX_FALSE_REFUSALS = 0.02
+MAX_FALSE_REFUSALS = 0.025  # half the 5 % the product allows: room for new questions
 
 
 def collect(data_dir: Path, sets: list[str]) -> dict[str, list]:

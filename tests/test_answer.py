@@ -293,3 +293,19 @@ def test_the_size_rule_refuses_a_one_model_question_but_not_a_comparison():
     _, mismatch = _asked_size("How does InternLM2-Chat-20B compare with GPT-3.5 on MATH SFT learning rate?",
                               cands, [cands[0]], w)
     assert mismatch is None  # a comparison: its other names are what the rest holds
+
+
+def test_the_quotation_shows_more_of_the_paragraph_up_to_a_limit():
+    from types import SimpleNamespace
+
+    from app.answer import QUOTE_CHARS, _context
+    from ingest.units import UnitRecord
+
+    units = [UnitRecord(f"u{k}", "9.9", "c", "sentence", f"第{k}句。" + "字" * 40, "", (0, 1, k), "")
+             for k in range(12)]
+    index = SimpleNamespace(units=units, units_by_section={"9.9": list(range(12))})
+    best = SimpleNamespace(unit=units[5])
+    shown = [u.id for u in _context(index, best)]
+    # the sentences before and after, then more of the paragraph (the next ones first), within the limit
+    assert {"u4", "u5", "u6", "u7"} <= set(shown) and shown == sorted(shown, key=lambda i: int(i[1:]))
+    assert sum(len(units[int(i[1:])].text) for i in shown) <= QUOTE_CHARS < len(units[0].text) * (len(shown) + 1)

@@ -12,7 +12,7 @@ from app.scope import FEATURES, REQUEST, ScopeSignals, in_scope_probability, loa
     ("帮我用 Python 写一个快速排序。", True), ("给我写一首五言绝句", True), ("推荐几本入门深度学习的书吧", True),
     ("Write me a Python function that reverses a linked list.", True), ("Can you write a haiku?", True),
     ("帮我总结一下 COOL RLHF 的思路", False), ("What does Table 3 suggest?", False), ("请问 GQA 是什么", False),
-    ("How do I read Table 11?", False),
+    ("How does InternEvo reduce GPU memory?", False), ("How do I build a web page with HTML and CSS?", True),
 ])
 def test_a_request_to_produce_something_is_told_from_a_question(question, asks):
     assert bool(REQUEST.search(question)) is asks
