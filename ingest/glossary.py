@@ -104,7 +104,7 @@ GLOSSARY: dict[str, list[str]] = {
     "ops": ["操作"], "operation": ["操作"], "operations": ["操作"], "collective": ["集合通信"],
     # --- question vocabulary: comparisons, amounts, extremes (English paraphrases)
     "speedup": ["加速", "速度"], "faster": ["加速", "速度"], "slowdown": ["速度", "拖慢", "下降"],
-    "fraction": ["比例", "部分"], "share": ["比例", "分享"], "proportions": ["比例"],
+    "fraction": ["比例", "部分"], "share": ["比例", "占比", "分享"], "proportions": ["比例"],
     "differences": ["区别", "差异", "差距", "不同"], "gap": ["差距"], "gaps": ["差距"], "compares": ["比较", "对比"],
     "comparing": ["比较", "对比"], "comparisons": ["比较", "对比"], "rank": ["排名", "位列", "位居", "排序"],
     "ranked": ["排名", "位列", "位居", "排序"], "maximum": ["最大", "最长", "最高", "上限"],

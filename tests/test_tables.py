@@ -61,3 +61,10 @@ def test_which_model_is_best_is_answered_from_the_whole_table(answerer, question
     line = first_line(answerer.ask(question).answer)
     for fact in facts:
         assert fact in line, line
+
+
+@pytest.mark.parametrize("question", ["表 4 中哪一类增强数据占比最大？", "Which data category has the largest share in Table 4?"])
+def test_the_share_column_is_found_in_chinese_and_english(answerer, question):
+    # 占比 was cut into two dropped characters, and "share" did not name the 占比 column
+    line = first_line(answerer.ask(question).answer)
+    assert "STEM" in line and "65" in line and "§3.3.3" in line, line
