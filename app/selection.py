@@ -55,7 +55,7 @@ FEATURES = ["lex", "lex_own", "dense", "dense_own", "sec_rrf", "sec_top", "chunk
             "row_col", "row_name_col", "row_asked_number", "figure", "num_x_num", "why_x_cause", "how_x_means",
             "list_x_enum", "which_x_name", "cmp_x_multi", "title_cov", "novel", "first", "length",
             "caption_cov", "code", "overview", "how_x_overview", "why_x_overview", "why_x_row", "how_x_row",
-            "lead_cov"]
+            "lead_cov", "dense_rr", "dense_own_rr", "lex_rr"]
 
 
 @dataclass
@@ -181,7 +181,22 @@ def candidates(index: LoadedIndex, r: Retrieval, weighted: Weighted, q_vector: n
                 col = FEATURES.index(name)
                 for c, d in zip(out, vecs[rows] @ q_vector):
                     c.features[col] = d
+    # where each unit stands among the question's candidates (1 / rank; ties share the better rank):
+    # a rank means the same whatever the model's similarity scale
+    if out:
+        for name in ("dense", "dense_own", "lex"):
+            values = np.array([c.features[FEATURES.index(name)] for c in out])
+            col = FEATURES.index(f"{name}_rr")
+            for c, rr in zip(out, reciprocal_ranks(values)):
+                c.features[col] = rr
     return out
+
+
+def reciprocal_ranks(values: np.ndarray) -> np.ndarray:
+    """1 / (1 + the number of values greater than each): the best is 1, ties share a rank."""
+    ordered = np.sort(values)[::-1]
+    greater = len(values) - np.searchsorted(ordered[::-1], values, side="right")
+    return 1.0 / (1.0 + greater)
 
 
 # the features whose effect depends on the others (a dense match counts differently in a table row):

@@ -309,3 +309,11 @@ def test_the_quotation_shows_more_of_the_paragraph_up_to_a_limit():
     # the sentences before and after, then more of the paragraph (the next ones first), within the limit
     assert {"u4", "u5", "u6", "u7"} <= set(shown) and shown == sorted(shown, key=lambda i: int(i[1:]))
     assert sum(len(units[int(i[1:])].text) for i in shown) <= QUOTE_CHARS < len(units[0].text) * (len(shown) + 1)
+
+
+def test_reciprocal_ranks_share_ties_and_start_at_one():
+    import numpy as np
+
+    from app.selection import reciprocal_ranks
+
+    assert reciprocal_ranks(np.array([0.5, 0.9, 0.5, 0.1, 0.9])).tolist() == [1 / 3, 1.0, 1 / 3, 1 / 5, 1.0]
