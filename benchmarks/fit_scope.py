@@ -24,32 +24,30 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.answer import extractive_answer, hard_refusal  # noqa: E402
-from app.evaluation import load_cases  # noqa: E402
 from app.retrieval import retrieve, unknown_names  # noqa: E402
 from app.scope import FEATURES, WEIGHTS_FILE, signals  # noqa: E402
-from benchmarks.fit_selection import TRAIN_SETS, handle_for  # noqa: E402
+from benchmarks.fit_selection import TRAIN_SETS, handle_for, set_cases  # noqa: E402
 
 L2 = 0.001
 MAX_FALSE_REFUSALS = 0.025  # half the 5 % the product allows: room for new questions
 
 
+def sample(handle, case) -> tuple[np.ndarray | None, bool]:
+    """(the question's scope signals, or None when a hard rule refuses it; whether it is in scope)."""
+    r = retrieve(handle, case.question, None, 5)
+    index = handle.get()
+    ex = extractive_answer(r, case.question, index)
+    judged = r.keyword_sections if r.keyword_sections is not None else r.sections
+    unknown = unknown_names(case.question, index)
+    hard = hard_refusal(case.question, r, index, ex, unknown)
+    vec = None if hard or not ex.citations else signals(index, case.question, judged, ex.weighted, unknown).vector()
+    return vec, not case.out_of_scope
+
+
 def collect(data_dir: Path, sets: list[str]) -> dict[str, list]:
-    """Per set: (signal vector or None when a hard rule refuses, in scope?) for every question."""
+    """Per set: a sample for every question."""
     handle = handle_for(data_dir)
-    out = {}
-    for name in sets:
-        rows = []
-        for case in load_cases(ROOT / "benchmarks" / f"{name}-questions.jsonl"):
-            r = retrieve(handle, case.question, None, 5)
-            index = handle.get()
-            ex = extractive_answer(r, case.question, index)
-            judged = r.keyword_sections if r.keyword_sections is not None else r.sections
-            unknown = unknown_names(case.question, index)
-            hard = hard_refusal(case.question, r, index, ex, unknown)
-            vec = None if hard or not ex.citations else signals(index, case.question, judged, ex.weighted, unknown).vector()
-            rows.append((vec, not case.out_of_scope))
-        out[name] = rows
-    return out
+    return {name: [sample(handle, case) for case in set_cases(name)] for name in sets}
 
 
 def fit(rows) -> np.ndarray:

@@ -21,29 +21,26 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.evaluation import _lang, load_cases  # noqa: E402
+from app.evaluation import _lang  # noqa: E402
 from app.ranking import FEATURES, WEIGHTS_FILE, load_weights  # noqa: E402
 from app.retrieval import retrieve  # noqa: E402
-from benchmarks.fit_selection import L2, fit, fit_arguments, handle_for  # noqa: E402
+from benchmarks.fit_selection import L2, fit, fit_arguments, handle_for, set_cases  # noqa: E402
 
 
 def collect(data_dir: Path, sets: list[str]) -> dict[str, list]:
     """Per set: (feature matrix over every section, targets, language) for each in-scope question."""
     handle = handle_for(data_dir)
-    out = {}
-    for name in sets:
-        rows = []
-        for case in load_cases(ROOT / "benchmarks" / f"{name}-questions.jsonl"):
-            if case.out_of_scope or not case.sections:
-                continue
-            r = retrieve(handle, case.question, None, 5)
-            numbers = list(r.section_features)
-            X = np.stack([r.section_features[n] for n in numbers])
-            y = np.array([float(n in case.sections) for n in numbers])
-            if y.sum():
-                rows.append((X, y, case.lang or _lang(case.question)))
-        out[name] = rows
-    return out
+    return {name: [row for case in set_cases(name) if not case.out_of_scope and case.sections
+                   for row in [sample(handle, case)] if row[1].sum()]
+            for name in sets}
+
+
+def sample(handle, case) -> tuple[np.ndarray, np.ndarray, str]:
+    """(features of every section, 1 for the expected ones, the question's language)."""
+    r = retrieve(handle, case.question, None, 5)
+    numbers = list(r.section_features)
+    X = np.stack([r.section_features[n] for n in numbers])
+    return X, np.array([float(n in case.sections) for n in numbers]), case.lang or _lang(case.question)
 
 
 def ranks(w: np.ndarray, rows) -> dict:

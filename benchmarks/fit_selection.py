@@ -61,10 +61,14 @@ def question_data(handle: IndexHandle, case):
     return expand(np.stack([c.features for c in cands])), y, cands, weighted, facts
 
 
+def set_cases(name: str):
+    """The questions of benchmarks/<name>-questions.jsonl."""
+    return load_cases(ROOT / "benchmarks" / f"{name}-questions.jsonl")
+
+
 def collect(data_dir: Path, sets: list[str]) -> dict[str, list]:
     handle = handle_for(data_dir)
-    return {name: [question_data(handle, case) for case in load_cases(ROOT / "benchmarks" / f"{name}-questions.jsonl")
-                   if not case.out_of_scope and case.answer_contains]
+    return {name: [question_data(handle, case) for case in set_cases(name) if not case.out_of_scope and case.answer_contains]
             for name in sets}
 
 
