@@ -17,7 +17,7 @@ from ingest.units import POINTS_BACK, UnitRecord, clean
 
 from .index import IndexHandle
 from .retrieval import (ENTITY, MODEL_SIZE, Retrieval, Weighted, coverage, never_together, retrieve,
-                        unknown_names)
+                        split_unknown, unknown_names)
 from .scope import in_scope_probability, signals
 from .scope import load_weights as load_scope_weights
 from .selection import FEATURES, Candidate, QuestionType, candidates, load_weights, score
@@ -364,13 +364,12 @@ def _table_extreme(index, question: str, ranked: list[Candidate], weighted: Weig
     return winner, e
 
 
-def hard_refusal(question: str, r: Retrieval, index, ex: Extract, unknown: list[str]) -> tuple[str, object] | None:
-    """A reason the report certainly cannot answer, whatever the evidence: ("names", names it never
-    mentions), ("apart", names no passage has together) or ("sizes", (asked, given, section)); None."""
-    names = {m.group(0) for m in ENTITY.finditer(question)}
-    named = [u for u in unknown if u in names]
-    if named:
-        return "names", named
+def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[str, object] | None:
+    """A reason the report certainly cannot answer, whatever the evidence: ("names", the question's
+    names it never mentions), ("apart", names no passage has together) or ("sizes", (asked, given,
+    section)); None."""
+    if names:
+        return "names", names
     apart = never_together(r.query, index)
     if apart:
         return "apart", apart
@@ -547,12 +546,12 @@ class Answerer:
         judged = r.keyword_sections if r.keyword_sections is not None else r.sections
         mode = {"retrieval": r.mode, "generation": gen}
         yield {"type": "meta", "mode": mode, "sections": [s.number for s in r.sections]}
-        unknown = unknown_names(question, index)
-        hard = hard_refusal(question, r, index, ex, unknown)
+        names, plain = split_unknown(question, unknown_names(question, index))
+        hard = hard_refusal(r, index, ex, names)
         # the model's judgement is reported even when a hard rule refuses: the same in either retrieval mode
-        evidence = in_scope_probability(signals(index, question, judged, ex.weighted, unknown)) if citations else 0.0
+        evidence = in_scope_probability(signals(index, question, judged, ex.weighted, plain)) if citations else 0.0
         if hard or evidence < self.min_evidence or not citations:
-            msg = refusal_message(hard, unknown, question, r.query, zh)
+            msg = refusal_message(hard, plain, question, r.query, zh)
             yield {"type": "delta", "text": msg}
             yield {"type": "done", "answer": Answer(msg, False, [], mode, "; ".join(notices) or None, evidence)}
             return

@@ -86,6 +86,12 @@ ADJECTIVE_TAILS = {"based", "like", "style", "type", "level", "wise", "only", "f
                    "oriented", "scale", "sized", "size", "series", "family", "compatible"}
 
 
+def split_unknown(question: str, unknown: list[str]) -> tuple[list[str], list[str]]:
+    """unknown_names(question) as (names: "Qwen2-7B", "LoRA"; plain words: "dropout", "小时")."""
+    names = {m.group(0) for m in ENTITY.finditer(question)}
+    return [u for u in unknown if u in names], [u for u in unknown if u not in names]
+
+
 def unknown_names(question: str, index: LoadedIndex) -> list[str]:
     """Names in the question (models, acronyms, versioned things: "Qwen2-7B", "LoRA", "Llama 3")
     that the report never mentions, and nouns it has no word for: English ones with no translation
@@ -214,6 +220,10 @@ class Weighted:
     """A question's term groups with their weights, computed once per question."""
     groups: list[list[str]]
     weights: list[float]
+
+    @property
+    def total(self) -> float:
+        return self._total
 
     def __post_init__(self):
         # token → the groups it belongs to, so a coverage is one set intersection

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .retrieval import ENTITY, SectionHit, Weighted, coverage
+from .retrieval import SectionHit, Weighted, coverage
 from .selection import CANDIDATE_SECTIONS
 
 WEIGHTS_FILE = Path(__file__).with_name("scope_weights.json")
@@ -54,8 +54,9 @@ class ScopeSignals:
         return np.array([self.evidence, self.unknown_share, float(self.request)])
 
 
-def signals(index, question: str, sections: list[SectionHit], weighted: Weighted, unknown: list[str]) -> ScopeSignals:
-    """What the sections retrieved for the question (its keyword ranking) say about its scope."""
+def signals(index, question: str, sections: list[SectionHit], weighted: Weighted, plain: list[str]) -> ScopeSignals:
+    """What the sections retrieved for the question (its keyword ranking) say about its scope;
+    `plain`: the question's plain words the report has no word for (retrieval.split_unknown)."""
     best = 0.0
     for sec in sections[:CANDIDATE_SECTIONS]:
         for i in index.units_by_section.get(sec.number, ()):
@@ -63,10 +64,8 @@ def signals(index, question: str, sections: list[SectionHit], weighted: Weighted
             # them ("short", "write") must not make an unrelated request look covered
             if index.units[i].kind != "code":
                 best = max(best, coverage(weighted, index.unit_tokens[i]))
-    names = {m.group(0) for m in ENTITY.finditer(question)}
-    plain = {u.lower() for u in unknown if u not in names}
-    total = sum(weighted.weights) or 1.0
-    share = sum(w for g, w in zip(weighted.groups, weighted.weights) if g[0] in plain) / total
+    missing = {u.lower() for u in plain}
+    share = sum(w for g, w in zip(weighted.groups, weighted.weights) if g[0] in missing) / (weighted.total or 1.0)
     return ScopeSignals(best, share, bool(REQUEST.search(question)))
 
 

@@ -90,8 +90,6 @@ def load_weights(path: str = str(WEIGHTS_FILE)) -> dict:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-
-
 @dataclass(frozen=True)
 class UnitFacts:
     """What a unit offers whatever the question: computed once per unit and index."""
@@ -184,18 +182,16 @@ def candidates(index: LoadedIndex, r: Retrieval, weighted: Weighted, q_vector: n
     # where each unit stands among the question's candidates (1 / rank; ties share the better rank):
     # a rank means the same whatever the model's similarity scale
     if out:
+        F = np.stack([c.features for c in out])
         for name in ("dense", "dense_own", "lex"):
-            values = np.array([c.features[FEATURES.index(name)] for c in out])
-            col = FEATURES.index(f"{name}_rr")
-            for c, rr in zip(out, reciprocal_ranks(values)):
-                c.features[col] = rr
+            for c, rr in zip(out, reciprocal_ranks(F[:, FEATURES.index(name)])):
+                c.features[FEATURES.index(f"{name}_rr")] = rr
     return out
 
 
 def reciprocal_ranks(values: np.ndarray) -> np.ndarray:
     """1 / (1 + the number of values greater than each): the best is 1, ties share a rank."""
-    ordered = np.sort(values)[::-1]
-    greater = len(values) - np.searchsorted(ordered[::-1], values, side="right")
+    greater = len(values) - np.searchsorted(np.sort(values), values, side="right")
     return 1.0 / (1.0 + greater)
 
 

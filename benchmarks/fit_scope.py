@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.answer import extractive_answer, hard_refusal  # noqa: E402
-from app.retrieval import retrieve, unknown_names  # noqa: E402
+from app.retrieval import retrieve, split_unknown, unknown_names  # noqa: E402
 from app.scope import FEATURES, WEIGHTS_FILE, signals  # noqa: E402
 from benchmarks.fit_selection import TRAIN_SETS, handle_for, set_cases  # noqa: E402
 
@@ -38,9 +38,9 @@ def sample(handle, case) -> tuple[np.ndarray | None, bool]:
     index = handle.get()
     ex = extractive_answer(r, case.question, index)
     judged = r.keyword_sections if r.keyword_sections is not None else r.sections
-    unknown = unknown_names(case.question, index)
-    hard = hard_refusal(case.question, r, index, ex, unknown)
-    vec = None if hard or not ex.citations else signals(index, case.question, judged, ex.weighted, unknown).vector()
+    names, plain = split_unknown(case.question, unknown_names(case.question, index))
+    hard = hard_refusal(r, index, ex, names)
+    vec = None if hard or not ex.citations else signals(index, case.question, judged, ex.weighted, plain).vector()
     return vec, not case.out_of_scope
 
 
