@@ -25,6 +25,7 @@ WEIGHTS_FILE = Path(__file__).with_name("section_weights.json")
 FEATURES = ["rrf", "bm25", "dense", "chunk_cov", "unit_dense", "unit_dense_own", "unit_lex", "unit_lex_own",
             "title_cov", "fused_top", "overview", "how_x_overview", "why_x_overview", "num_x_overview", "depth"]
 OVERVIEW_TITLES = {"abstract", "introduction", "conclusion"}
+RRF_K = 60  # reciprocal rank fusion: a hit at rank r scores 1 / (RRF_K + r + 1) (app/retrieval.py)
 
 
 @dataclass(frozen=True)
@@ -120,9 +121,10 @@ def section_features(index: LoadedIndex, fused: dict[str, dict], cover, vec: np.
     for j, number in enumerate(info.numbers):
         f = fused.get(number)
         if f is not None:
-            X[j, col["rrf"]] = f["rrf"] * 60
-            X[j, col["bm25"]] = 60 / (61 + f["bm25_rank"]) if f["bm25_rank"] is not None else 0.0
-            X[j, col["dense"]] = 60 / (61 + f["dense_rank"]) if f["dense_rank"] is not None else 0.0
+            # RRF terms times RRF_K, so that rank 0 scores RRF_K / (RRF_K + 1)
+            X[j, col["rrf"]] = f["rrf"] * RRF_K
+            X[j, col["bm25"]] = RRF_K / (RRF_K + 1 + f["bm25_rank"]) if f["bm25_rank"] is not None else 0.0
+            X[j, col["dense"]] = RRF_K / (RRF_K + 1 + f["dense_rank"]) if f["dense_rank"] is not None else 0.0
             X[j, col["chunk_cov"]] = f["coverage"]
             X[j, col["fused_top"]] = 1.0 / (1 + f["rank"])
         ids = info.units[j]

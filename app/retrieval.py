@@ -12,9 +12,8 @@ from ingest.keywords import CJK, SINGLE_CHAR_TERMS, compound_parts, hint_tokens,
 from ingest.lexicon import uncovered
 
 from .index import IndexHandle, LoadedIndex
-from .ranking import section_features, section_info, section_scores
+from .ranking import RRF_K, section_features, section_info, section_scores
 
-RRF_K = 60
 CANDIDATES = 30
 # follow-ups that lean on the previous question: "那 20B 的呢？", "what about the 7B model?"
 ANAPHORA = re.compile(r"^(那|那么|它|它们|这个|那个|这些|其|还有|再|and |what about|how about|and the)|呢[？?]?$",
