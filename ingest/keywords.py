@@ -154,6 +154,8 @@ def _query_groups(text: str) -> tuple[tuple[str, ...], ...]:
         parts = compound_parts(tok)
         zh = [t for term in GLOSSARY.get(tok, []) + [x for p in parts for x in GLOSSARY.get(p, [])]
               for t in _term_tokens(term)]
+        if tok.isalpha() and tok.isascii():  # and the words our translation renders it by, learned
+            zh += learned_renderings(tok)
         by_head[tok] = [tok, *dict.fromkeys(z for z in zh if z != tok)]
         groups.append(by_head[tok])
         compound = [tok, *parts] if parts else None
@@ -161,6 +163,16 @@ def _query_groups(text: str) -> tuple[tuple[str, ...], ...]:
 
 
 SINGLE_CHAR_TERMS = set("层头轮步批表图")
+
+
+def learned_renderings(word: str) -> list[str]:
+    """The Chinese words our translation renders an English word by, learned from the report in both
+    languages (`benchmarks/fit_parallel_lexicon.py`): "coefficient" → 系数, "actor" → 策略模型."""
+    from .glossary import learned_lexicon
+    from .lexicon import lemma
+
+    table = learned_lexicon()
+    return table.get(lemma(word)) or table.get(word) or []
 
 
 def compound_parts(term: str) -> list[str]:

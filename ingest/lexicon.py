@@ -126,13 +126,25 @@ def build_lexicon(corpus_text: str, cedict: Cedict | None = None) -> dict:
             "chinese_uncovered": chinese_uncovered(cedict, english, corpus_text)}
 
 
+@lru_cache(maxsize=8192)
+def lemma(word: str) -> str:
+    """An English word's dictionary form, a noun's first ("training" stays, "gamed" → game)."""
+    from lemminflect import getAllLemmas
+
+    w = word.lower()
+    lemmas = getAllLemmas(w)
+    return (lemmas.get("NOUN") or lemmas.get("VERB") or lemmas.get("ADJ") or (w,))[0]
+
+
 def variants(word: str) -> list[str]:
     """The forms to look a question word up under: itself, then simple English inflections."""
     w = word.lower()
-    out = [w, w.replace("-", "")]
+    out = [w, w.replace("-", ""), lemma(w)]
     for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ly", ""), ("ally", "al")):
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:
             out.append(w[: -len(suffix)] + repl)
+    if not w.endswith("s"):
+        out.append(w + "s")  # the dictionary glosses 祖先 as "ancestors"
     return list(dict.fromkeys(out))
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ingest.lexicon import chinese_uncovered, english_coverage, parse_cedict, uncovered, variants
+from ingest.lexicon import chinese_uncovered, english_coverage, lemma, parse_cedict, uncovered, variants
 
 SAMPLE = """# CC-CEDICT sample
 網頁 网页 [wang3 ye4] /web page/
@@ -124,3 +124,58 @@ def test_an_index_built_before_lexicons_still_answers(make_settings):
     assert a.handle.get().lexicon == {} and a.handle.get().chinese_uncovered == frozenset()
     assert a.ask("SFT 的学习率是多少？").answerable
     assert not a.ask("Qwen2-7B 的 MMLU 多少分").answerable  # names are still checked without it
+
+
+# --- the lexicon learned from the report in both languages (benchmarks/fit_parallel_lexicon.py) ----
+
+def test_dictionary_forms_and_plural_variants():
+    assert lemma("gamed") == "game" and lemma("coefficients") == "coefficient"
+    assert lemma("training") == "training"  # a noun keeps its own form
+    assert "ancestors" in variants("ancestor")  # CC-CEDICT glosses 祖先 as "ancestors"
+    assert "loop" in variants("loops")
+
+
+def test_ibm1_learns_which_word_translates_which():
+    from benchmarks.fit_parallel_lexicon import ibm1
+
+    pairs = [(["reward", "model"], ["奖励", "模型"]), (["policy", "model"], ["策略", "模型"]),
+             (["reward"], ["奖励"]), (["model", "size"], ["模型", "规模"])]
+    t = ibm1(pairs)
+    assert max(t["reward"], key=t["reward"].get) == "奖励"
+    assert max(t["model"], key=t["model"].get) == "模型"
+    assert t["policy"]["策略"] > t["policy"]["模型"]
+
+
+def test_english_sections_follow_the_numbered_headings():
+    from benchmarks.fit_parallel_lexicon import english_sections
+
+    text = ("### Abstract\n\nThis paper introduces a large model for many tasks.\n\n"
+            "#### 2.1 InternEvo\n\nInternEvo trains models on thousands of GPUs. It reaches a high MFU here.\n\n"
+            "#### 9.9 Unknown heading\n\nThis line still belongs to section two point one.\n\n"
+            "### References\n\nSomebody et al. wrote a paper about things.\n")
+    got = english_sections(text, {"0", "2.1"})
+    assert got["0"] == ["This paper introduces a large model for many tasks."]
+    assert got["2.1"] == ["InternEvo trains models on thousands of GPUs.", "It reaches a high MFU here.",
+                          "This line still belongs to section two point one."]
+    assert "Somebody" not in repr(got)
+
+
+def test_the_shipped_lexicon_renders_the_reports_words():
+    from ingest.keywords import learned_renderings, query_groups
+
+    assert "系数" in learned_renderings("coefficients")
+    assert "策略模型" in learned_renderings("actor")
+    assert "欺骗" in learned_renderings("hacking")
+    groups = {g[0]: g for g in query_groups("What's the default value of the weighting coefficient?")}
+    assert "默认值" in groups["default"] and "系数" in groups["coefficient"]
+    assert learned_renderings("ppo") == []  # written the same in both languages: nothing to learn
+
+
+def test_a_dictionary_rendering_for_words_nothing_else_renders():
+    from app.retrieval import with_dictionary
+
+    lexicon = {"weighting": ["加权", "权重", "衡量"], "bread": []}
+    groups = [["weighting"], ["coefficient", "系数"], ["bread"], ["模型"]]
+    got = with_dictionary(groups, lexicon, "What is the weighting coefficient of the bread model?")
+    assert got == [["weighting", "加权", "权重"], ["coefficient", "系数"], ["bread"], ["模型"]]
+    assert with_dictionary(groups, lexicon, "weighting 系数是多少") == groups  # a Chinese question's Latin words are terms
