@@ -93,9 +93,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=ROOT / "data" / "eval-default")
     ap.add_argument("--source", type=Path, default=SOURCE)
-    ap.add_argument("--min-sim", type=float, default=0.80)
-    ap.add_argument("--min-one", type=float, default=0.86)
+    ap.add_argument("--min-sim", type=float, default=0.75)
+    ap.add_argument("--min-one", type=float, default=0.83)
     ap.add_argument("--min-t", type=float, default=0.08)
+    ap.add_argument("--dictionary-any", action="store_true")
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--show", default="")
     args = ap.parse_args()
@@ -142,7 +143,7 @@ def main() -> None:
         # or seen once where the dictionary gives that rendering ("default" → 默认值)
         dictionary = any(h in c for h in cedict.get(e, ()) if len(h) >= 2)
         sure = p >= args.min_t and back.get(c, {}).get(e, 0.0) >= args.min_t
-        return sure and (n_both[e, c] >= 2 or dictionary)
+        return (sure and n_both[e, c] >= 2) or (dictionary and (sure or args.dictionary_any))
 
     lexicon = {}
     for e, cs in t.items():

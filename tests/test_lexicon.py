@@ -179,3 +179,4 @@ def test_a_dictionary_rendering_for_words_nothing_else_renders():
     got = with_dictionary(groups, lexicon, "What is the weighting coefficient of the bread model?")
     assert got == [["weighting", "加权", "权重"], ["coefficient", "系数"], ["bread"], ["模型"]]
     assert with_dictionary(groups, lexicon, "weighting 系数是多少") == groups  # a Chinese question's Latin words are terms
+
