@@ -357,7 +357,7 @@ def _table_extreme(index, question: str, ranked: list[Candidate], weighted: Weig
         return None
     table = [index.units[i] for i in index.units_by_section.get(top.section.number, ())
              if index.units[i].kind == "row" and index.units[i].caption == top.unit.caption]
-    e = extreme_row(table, list(zip(weighted.groups, weighted.weights)), direction)
+    e = extreme_row(table, list(zip(weighted.groups, weighted.weights)), direction, question)
     if e is None:
         return None
     winner = next((c for c in ranked if c.unit.id == e.rows[0].id), top)

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ingest.keywords import CJK, SINGLE_CHAR_TERMS, compound_parts, hint_tokens, is_zh_noun, query_groups, tokenize
-from ingest.lexicon import uncovered
+from ingest.glossary import source_vocabulary
+from ingest.lexicon import lemma, uncovered
 
 from .index import IndexHandle, LoadedIndex
 from .ranking import RRF_K, section_features, section_info, section_scores
@@ -128,11 +129,13 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
             continue
         out.append(name)
     # a plain English noun none of whose dictionary translations occurs in the report
-    # ("dropout", "license", "bread"); words the dictionary does not know are left to the evidence score
+    # ("dropout", "license", "bread"), and that the English report never uses either ("libraries" is
+    # in it, rendered 库); words the dictionary does not know are left to the evidence score
+    vocabulary = source_vocabulary()
     for g in groups:
         word = g[0]
         if (re.fullmatch(r"[a-z][a-z\-]{2,}", word) and not any(t in index.idf for t in g)
-                and not is_phrasing(word) and uncovered(word, index.lexicon)
+                and not is_phrasing(word) and uncovered(word, index.lexicon) and lemma(word) not in vocabulary
                 and not any(_FOLD.sub("", word) in _FOLD.sub("", n.lower()) for n in out)):
             out.append(word)
         # a Chinese noun the report never uses, none of whose meanings it renders (小时, 钱, 天气)

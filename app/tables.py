@@ -13,23 +13,29 @@ from dataclasses import dataclass
 from ingest.keywords import CJK, tokenize
 from ingest.units import UnitRecord
 
-HIGHEST = re.compile(r"最高|最好|最佳|最强|最大|最多|最优|\b(?:best|highest|largest|biggest|greatest|strongest|top)\b",
-                     re.IGNORECASE)
-LOWEST = re.compile(r"最低|最差|最小|最少|最弱|\b(?:lowest|worst|smallest|weakest|least)\b", re.IGNORECASE)
-WHICH = re.compile(r"哪|谁|which|who|what model", re.IGNORECASE)
+# "which model is best", and the verbs that say so: "which model tops / leads / comes first on X"
+HIGHEST = re.compile(r"最高|最好|最佳|最强|最大|最多|最优|第一|领先|夺冠|"
+                     r"\b(?:best|highest|largest|biggest|greatest|strongest|top|tops|leads?(?!\s+to\b)|leading|"
+                     r"(?:comes?|ranks?|places?) first|first place|wins?)\b", re.IGNORECASE)
+LOWEST = re.compile(r"最低|最差|最小|最少|最弱|垫底|倒数第一|\b(?:lowest|worst|smallest|weakest|least|(?:comes?|ranks?) last)\b",
+                    re.IGNORECASE)
+# "which …", and "what is the top X score": the value asked is the extreme row's
+WHICH = re.compile(r"哪|谁|which|who|what model|what(?:'s| is| was)? the (?:top|highest|lowest)\b",
+                   re.IGNORECASE)
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def names_column(header_tokens: frozenset, question_tokens: set) -> bool:
     """The question asks about this column: a shared token, or a Chinese word of the question inside
     one of the header's ("几层" → 层 in 层数, "多少参数" → 参数 in 参数量)."""
-    if header_tokens & question_tokens or (header_tokens & {"avg", "average"} and question_tokens & ZH_AVERAGE):
+    if header_tokens & question_tokens or (header_tokens & {"avg", "average"} and question_tokens & AVERAGE):
         return True
     zh = [q for q in question_tokens if CJK.fullmatch(q)]
     return any(q in h for q in zh for h in header_tokens if CJK.fullmatch(h))
 
 
-ZH_AVERAGE = {"平均", "平均分", "总分", "均分", "平均值", "均值"}  # what a Chinese question calls an "Avg." column
+# what a question calls an "Avg." column: "平均分", "总分", "overall"
+AVERAGE = {"平均", "平均分", "总分", "均分", "平均值", "均值", "overall", "average", "mean"}
 
 
 def extreme_asked(question: str) -> int:
@@ -54,17 +60,24 @@ def _value(cell: str) -> float | None:
     return float(m.group(0)) if m else None
 
 
-def extreme_row(table: list[UnitRecord], weighted_groups: list[tuple[list[str], float]], direction: int
-                ) -> Extreme | None:
+AVERAGE_ASKED = re.compile(r"平均|总分|均分|\b(?:overall|average|mean)\b", re.IGNORECASE)
+
+
+def extreme_row(table: list[UnitRecord], weighted_groups: list[tuple[list[str], float]], direction: int,
+                question: str = "") -> Extreme | None:
     """The row with the extreme value in the column the question names best (by the weight of the
-    question's terms in its header), among the rows that the question's terms narrow to."""
+    question's terms in its header; of equals, the average one when it asks for "overall"), among the
+    rows that the question's terms narrow to."""
     if not table or not direction:
         return None
     header = table[0].header
     best_col, best_w = None, 0.0
+    average = bool(AVERAGE_ASKED.search(question))
     for j, h in enumerate(header[1:], 1):
         toks = frozenset(tokenize(h))
         w = sum(weight for group, weight in weighted_groups if names_column(toks, set(group)))
+        if w and average and toks & {"avg", "average"}:
+            w += 1e-6  # "L-Eval overall": L-Eval Avg., not the first L-Eval column
         if w > best_w:
             best_col, best_w = j, w
     if best_col is None:

@@ -4,8 +4,10 @@ English questions are matched against a Chinese index through `ingest/glossary.p
 and this table (learned). The report exists in both languages: each English sentence of the source
 (../shared/reference) is paired with the Chinese sentence of the same section that the dense model
 finds closest (both ways), and IBM Model 1 over those pairs gives, for each English word, the Chinese
-words it is translated by. Only word pairs are kept, never sentences; the table is
-`ingest/parallel_lexicon.json`, read by `keywords.query_groups`.
+words it is translated by. It also lists the words the English report uses at all (its vocabulary,
+in dictionary form): a question word in it is something the report speaks of, even where no
+rendering was learned. Only word pairs and words are kept, never sentences; the table is
+`ingest/parallel_lexicon.json`, read by `keywords.query_groups` and `retrieval.unknown_names`.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/fit_parallel_lexicon.py --data data/eval-default --write
 """
@@ -87,7 +89,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from app.index import IndexHandle
     from ingest.keywords import STOPWORDS
-    from ingest.lexicon import load_cedict
+    from ingest.lexicon import lemma, load_cedict
     from ingest.settings import Settings
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -157,8 +159,12 @@ def main() -> None:
             top = sorted(((p, c) for c, p in t.get(w, {}).items()), reverse=True)[:5]
             print(f"  {w} (n={n_en[w]}): {lexicon.get(w)}  ",
                   " ".join(f"{c}:{p:.2f}/{back.get(c, {}).get(w, 0):.2f}/{n_both[w, c]}" for p, c in top))
+    words = sorted({lemma(w) for ss in en.values() for s in ss for w in WORD.findall(s.lower())
+                    if len(w) >= 3 and w not in STOPWORDS})
+    print(f"{len(words)} words in the English report's vocabulary")
     if args.write:
-        OUT.write_text(json.dumps(dict(sorted(lexicon.items())), ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+        table = {"renderings": dict(sorted(lexicon.items())), "vocabulary": words}
+        OUT.write_text(json.dumps(table, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
         print(f"wrote {OUT}")
 
 

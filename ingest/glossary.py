@@ -8,10 +8,20 @@ from pathlib import Path
 
 
 @lru_cache(maxsize=1)
+def _parallel() -> dict:
+    return json.loads(Path(__file__).with_name("parallel_lexicon.json").read_text(encoding="utf-8"))
+
+
 def learned_lexicon() -> dict[str, list[str]]:
     """English word (lemma) → the Chinese words the translation uses for it, learned from the aligned
     English source and translation (benchmarks/fit_parallel_lexicon.py); only word pairs, no text."""
-    return json.loads(Path(__file__).with_name("parallel_lexicon.json").read_text(encoding="utf-8"))
+    return _parallel()["renderings"]
+
+
+@lru_cache(maxsize=1)
+def source_vocabulary() -> frozenset[str]:
+    """The words (dictionary forms) the English report uses: what it speaks of in some rendering."""
+    return frozenset(_parallel()["vocabulary"])
 
 
 GLOSSARY: dict[str, list[str]] = {

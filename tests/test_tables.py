@@ -19,6 +19,11 @@ ROWS = chunk_units(TABLE)
     ("Which model is best on GSM8K?", 1), ("哪个模型 MATH 最高", 1), ("which model scores lowest on MATH?", -1),
     ("谁的 GSM8K 最差", -1), ("What is the best learning rate?", 0),  # not "which": no table question
     ("InternLM2 的 GSM8K 是多少", 0),
+    # the verbs that say "best", and "what is the top … score"
+    ("Which base model tops HellaSwag?", 1), ("Among the 7B base models, which one leads on CMMLU?", 1),
+    ("Which base model comes first on MBPP-CN?", 1), ("What is the top C3 score among the chat models?", 1),
+    ("哪个模型在 GSM8K 上排第一", 1), ("Which model comes last on MATH?", -1),
+    ("Which stage leads to better results?", 0),  # "leads to" is not "leads on"
 ])
 def test_which_questions_with_a_superlative_ask_for_an_extreme(question, direction):
     assert extreme_asked(question) == direction
@@ -47,6 +52,16 @@ def test_a_chinese_question_finds_the_column_as_the_rows_do():
     assert e is not None and e.column == "Avg." and [u.cells[0] for u in e.rows] == ["B-7B"]
     e = extreme_row(rows, [(["层"], 2.0)], -1)
     assert e is not None and e.column == "层数" and e.value == "24"
+
+
+def test_overall_asks_for_the_average_column_of_equals():
+    table = {**TABLE, "text": "表 9：测试。\n| 模型 | L-Eval Close | L-Eval Avg. |\n|---|---|---|\n| A | 70.0 | 40.0 |\n"
+                                "| B | 60.0 | 50.0 |"}
+    rows = chunk_units(table)
+    e = extreme_row(rows, [(["l-eval"], 2.0)], 1, "Which model does best on L-Eval overall?")
+    assert e.column == "L-Eval Avg." and [u.cells[0] for u in e.rows] == ["B"]
+    e = extreme_row(rows, [(["l-eval"], 2.0)], 1, "Which model does best on L-Eval?")
+    assert e.column == "L-Eval Close"  # not asked: the first column the question names
 
 
 def test_no_extreme_without_an_asked_column():
