@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ingest.keywords import CJK, SINGLE_CHAR_TERMS, compound_parts, hint_tokens, is_zh_noun, query_groups, tokenize
+from ingest.keywords import (CJK, SINGLE_CHAR_TERMS, STOPWORDS, compound_parts, hint_tokens, is_zh_noun, query_groups,
+                             tokenize)
 from ingest.glossary import source_vocabulary
 from ingest.lexicon import lemma, uncovered
 
@@ -256,7 +257,8 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
              top_k: int = 5) -> Retrieval:
     index: LoadedIndex = handle.get()
     query = retrieval_query(question, history)
-    groups = widen_single_characters(with_dictionary(query_groups(query), index.lexicon, query), index.idf)
+    groups = with_known_parts(widen_single_characters(with_dictionary(query_groups(query), index.lexicon, query),
+                                                      index.idf), index)
     # BM25 also gets the parts of compounds ("internlm2-chat-7b" → "chat", "7b")
     tokens = list(dict.fromkeys([*tokenize(query), *(t for g in groups for t in g), *hint_tokens(query)]))
     # coverage is judged on the question itself (with the previous one for a follow-up): `groups`
@@ -333,6 +335,36 @@ def with_dictionary(groups: list[list[str]], lexicon: dict[str, list[str]], ques
 
 
 DICTIONARY_RENDERINGS = 2  # the longest two: 加权 and 权重 for "weighting", not every sense
+
+
+CLASSIFIER = re.compile(r"^[道个条项种篇次每各该此]")
+
+
+def with_known_parts(groups: list[list[str]], index: LoadedIndex) -> list[list[str]]:
+    """A term the index has never seen also matches its parts that it has: "pre-RLHF" → rlhf,
+    "绝对值" → 绝对, "道题" / "每题" → 题 (a classifier before the noun). Not a word whose meanings
+    the report never renders (天气 stays unknown: 天 is not the weather)."""
+    idf = index.idf
+    out = []
+    for g in groups:
+        head = g[0]
+        if any(t in idf for t in g) or head in index.chinese_uncovered:
+            out.append(g)
+            continue
+        parts: list[str] = []
+        if CJK.fullmatch(head) and len(head) >= 2:
+            rest = CLASSIFIER.sub("", head)
+            if rest != head and rest in idf:
+                parts = [rest]
+            else:  # the longest known pieces of two or more characters
+                for n in range(len(head) - 1, 1, -1):
+                    parts = [head[i:i + n] for i in range(len(head) - n + 1) if head[i:i + n] in idf]
+                    if parts:
+                        break
+        elif re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)+", head):
+            parts = [p for p in head.split("-") if len(p) >= 3 and p in idf and p not in STOPWORDS]
+        out.append([*g, *parts] if parts else g)
+    return out
 
 
 def widen_single_characters(groups: list[list[str]], idf: dict[str, float]) -> list[list[str]]:

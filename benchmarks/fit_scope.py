@@ -71,13 +71,17 @@ def probabilities(w: np.ndarray, rows) -> list[float]:
 
 
 def threshold(w: np.ndarray, rows) -> float:
+    """Refuse the most out-of-scope questions that a threshold can while refusing at most
+    MAX_FALSE_REFUSALS of the in-scope ones; of the thresholds that do, the middle of their range
+    (the highest would also refuse in-scope questions for no out-of-scope one more)."""
     p = probabilities(w, rows)
     inscope = [q for q, (_, ok) in zip(p, rows) if ok]
-    best = 0.0
-    for t in sorted(set(round(q + 1e-4, 4) for q in p) | {0.0}):
-        if sum(q < t for q in inscope) / len(inscope) <= MAX_FALSE_REFUSALS:
-            best = max(best, t)
-    return best
+    oos = [q for q, (_, ok) in zip(p, rows) if not ok]
+    allowed = [t for t in sorted(set(round(q + 1e-4, 4) for q in p) | {0.0})
+               if sum(q < t for q in inscope) / len(inscope) <= MAX_FALSE_REFUSALS]
+    most = max(sum(q < t for q in oos) for t in allowed)
+    same = [t for t in allowed if sum(q < t for q in oos) == most]
+    return round((min(same) + max(same)) / 2, 4)
 
 
 def rates(w: np.ndarray, t: float, rows) -> str:

@@ -52,3 +52,30 @@ def test_a_known_name_made_an_adjective_is_not_an_unknown_name(answerer):
 def test_a_question_comparing_two_sizes_is_not_refused_by_the_size_rule(answerer):
     a = answerer.ask("Does going from 7B to 20B make InternLM2 much better at long-context tasks?")
     assert "没有讲到" not in a.answer and "is about" not in a.answer, a.answer
+
+
+def test_the_threshold_refuses_no_more_in_scope_questions_than_it_must():
+    """Of the thresholds that refuse the most out-of-scope questions within the false-refusal cap,
+    the middle of their range, not the highest (which refuses in-scope ones for nothing)."""
+    import numpy as np
+
+    from benchmarks.fit_scope import threshold
+
+    w = np.array([0.0, 1.0])  # p = sigmoid(x)
+    x = {p: float(np.log(p / (1 - p))) for p in (0.2, 0.3, 0.5, 0.6, 0.9, 0.95)}
+    inscope = [(np.array([x[p]]), True) for p in [0.5, 0.6, *([0.9] * 98)]]  # 100 in scope
+    oos = [(np.array([x[p]]), False) for p in (0.2, 0.3, 0.95)]
+    t = threshold(w, inscope + oos)
+    # 0.95 cannot be refused within 2.5 % false refusals; 0.2 and 0.3 can, by any threshold from just
+    # above 0.3 (no false refusal) to just above 0.6 (two): the middle of that range
+    assert 0.3 < t < 0.6 and round(t, 2) == 0.45
+
+
+def test_a_term_the_index_never_saw_matches_its_known_parts():
+    from types import SimpleNamespace
+
+    from app.retrieval import with_known_parts
+
+    index = SimpleNamespace(idf={"rlhf": 2.0, "题": 3.0, "绝对": 1.5, "天": 1.0}, chinese_uncovered=frozenset({"天气"}))
+    got = with_known_parts([["pre-rlhf"], ["道题"], ["绝对值"], ["天气"], ["rlhf"], ["bread"]], index)
+    assert got == [["pre-rlhf", "rlhf"], ["道题", "题"], ["绝对值", "绝对"], ["天气"], ["rlhf"], ["bread"]]
