@@ -102,8 +102,12 @@ def _term_tokens(term: str) -> list[str]:
     """A glossary term as index tokens: whole words only ("学习率", not also "学习")."""
     _init_jieba()
     if not CJK.search(term):
-        return tokenize(term)
+        # "n_{\mathrm{layers}}" is layers: not "n" and "mathrm", which every symbol header holds
+        return [t for t in tokenize(term) if len(t) > 1 and t not in LATEX_WORDS]
     return [t for t in jieba.lcut(term) if t.strip() and t not in STOPWORDS]
+
+
+LATEX_WORDS = {"mathrm", "mathbf", "mathit", "text", "textbf", "frac", "left", "right"}
 
 
 def hint_tokens(text: str) -> list[str]:

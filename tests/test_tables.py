@@ -83,3 +83,16 @@ def test_the_share_column_is_found_in_chinese_and_english(answerer, question):
     # 占比 was cut into two dropped characters, and "share" did not name the 占比 column
     line = first_line(answerer.ask(question).answer)
     assert "STEM" in line and "65" in line and "§3.3.3" in line, line
+
+
+def test_a_symbol_headers_glossary_term_does_not_name_every_symbol_column():
+    """"layers" is also n_{\\mathrm{layers}}: its query tokens are layers, not "n" and "mathrm", which
+    every symbol header of Table 3 holds (so "几层，隐藏维度多少" is two columns, not one)."""
+    from ingest.keywords import query_groups, tokenize
+    from app.tables import names_column
+
+    layers = next(g for g in query_groups("How many layers does it have?") if g[0] == "layers")
+    assert "mathrm" not in layers and "n" not in layers
+    dim = frozenset(tokenize("隐藏维度 $n_{\\mathrm{dim}}$"))
+    assert not names_column(dim, set(layers))
+    assert names_column(frozenset(tokenize("层数 $n_{\\mathrm{layers}}$")), set(layers))
