@@ -99,7 +99,7 @@ def _row_sentence(u: UnitRecord, section: str, groups: list[list[str]], zh: bool
         values = "、".join(f"{h} 为 {v}" for h, v in shown)
         return f"{tname}（§{section}）中，{u.cells[0]}{'（' + group + '）' if group else ''} 的 {values}。"
     values = ", ".join(f"{h}: {v}" for h, v in shown)
-    return f"In {tname} (§{section}), {u.cells[0]} scores {values}."
+    return f"In {tname} (§{section}), {u.cells[0]} has {values}."  # a score or a setting (Table 3)
 
 
 @dataclass
