@@ -11,7 +11,7 @@ import numpy as np
 from ingest.keywords import (CJK, SINGLE_CHAR_TERMS, STOPWORDS, compound_parts, hint_tokens, is_zh_noun, query_groups,
                              tokenize)
 from ingest.glossary import source_vocabulary
-from ingest.lexicon import lemma, uncovered
+from ingest.lexicon import lemma, uncovered, variants
 
 from .index import IndexHandle, LoadedIndex
 from .ranking import RRF_K, section_features, section_info, section_scores
@@ -321,8 +321,6 @@ def with_dictionary(groups: list[list[str]], lexicon: dict[str, list[str]], ques
     """In an English question, a word that neither the glossary nor the learned lexicon renders
     ("weighting") also matches the first translations a general dictionary gives for it that the
     report uses (加权). Not in a Chinese one: its Latin words are names and terms ("token")."""
-    from ingest.lexicon import variants
-
     if CJK.search(question):
         return groups
     out = []
