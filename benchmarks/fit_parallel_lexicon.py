@@ -25,7 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT.parent / "shared" / "reference" / "internlm2-technical-report.en.md"
 OUT = ROOT / "ingest" / "parallel_lexicon.json"
-HEADING = re.compile(r"^#+\s+([0-9A](?:\.\d+)*)\s+\S")
+# "#### 2.1 InternEvo", and the PDF conversion's list-item headings ("- 5.2.1 Comprehensive Examination …")
+HEADING = re.compile(r"^(?:#+\s+([0-9A](?:\.\d+)*)\s+\S|-\s+([0-9A](?:\.\d+)*)\s+[A-Z])")
+TOC_LEADER = re.compile(r"(?:\. ){3}")  # the table of contents' ". . . . 21"
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(“\"])")
 WORD = re.compile(r"[a-z][a-z\-]*[a-z]")
 CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{2,}$")
@@ -37,10 +39,13 @@ def english_sections(text: str, known: set[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = defaultdict(list)
     current = None
     for line in text.splitlines():
+        if TOC_LEADER.search(line):
+            continue
         m = HEADING.match(line)
-        if m and m.group(1) in known:
-            current = m.group(1)
-            line = line.lstrip("#").strip()[len(m.group(1)):]
+        number = m and (m.group(1) or m.group(2))
+        if number and number in known:
+            current = number
+            line = line.lstrip("#-").strip()[len(number):]
         elif line.startswith("### Abstract"):
             current = "0"
             continue
