@@ -257,8 +257,8 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
              top_k: int = 5) -> Retrieval:
     index: LoadedIndex = handle.get()
     query = retrieval_query(question, history)
-    groups = with_known_parts(widen_single_characters(with_dictionary(query_groups(query), index.lexicon, query),
-                                                      index.idf), index)
+    groups = with_dictionary(query_groups(query), index.lexicon, query)
+    groups = with_known_parts(widen_single_characters(groups, index.idf), index)
     # BM25 also gets the parts of compounds ("internlm2-chat-7b" → "chat", "7b")
     tokens = list(dict.fromkeys([*tokenize(query), *(t for g in groups for t in g), *hint_tokens(query)]))
     # coverage is judged on the question itself (with the previous one for a follow-up): `groups`
@@ -360,7 +360,7 @@ def with_known_parts(groups: list[list[str]], index: LoadedIndex) -> list[list[s
                     if parts:
                         break
         elif re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)+", head):
-            parts = [p for p in head.split("-") if len(p) >= 3 and p in idf and p not in STOPWORDS]
+            parts = [p for p in compound_parts(head) if len(p) >= 3 and p in idf and p not in STOPWORDS]
         out.append([*g, *parts] if parts else g)
     return out
 

@@ -28,14 +28,15 @@ NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 def names_column(header_tokens: frozenset, question_tokens: set) -> bool:
     """The question asks about this column: a shared token, or a Chinese word of the question inside
     one of the header's ("几层" → 层 in 层数, "多少参数" → 参数 in 参数量)."""
-    if header_tokens & question_tokens or (header_tokens & {"avg", "average"} and question_tokens & AVERAGE):
+    if header_tokens & question_tokens or (header_tokens & AVG_HEADER and question_tokens & AVERAGE):
         return True
     zh = [q for q in question_tokens if CJK.fullmatch(q)]
     return any(q in h for q in zh for h in header_tokens if CJK.fullmatch(h))
 
 
-# what a question calls an "Avg." column: "平均分", "总分", "overall"
-AVERAGE = {"平均", "平均分", "总分", "均分", "平均值", "均值", "overall", "average", "mean"}
+AVG_HEADER = {"avg", "average"}  # an "Avg." column's header tokens
+# what a question's terms call an "Avg." column: "平均分", "总分", "average"
+AVERAGE = {"平均", "平均分", "总分", "均分", "平均值", "均值", "average", "mean"}
 
 
 def extreme_asked(question: str) -> int:
@@ -60,6 +61,7 @@ def _value(cell: str) -> float | None:
     return float(m.group(0)) if m else None
 
 
+# the same on the question's text: "overall" is a stopword, so never one of its terms
 AVERAGE_ASKED = re.compile(r"平均|总分|均分|\b(?:overall|average|mean)\b", re.IGNORECASE)
 
 
@@ -76,7 +78,7 @@ def extreme_row(table: list[UnitRecord], weighted_groups: list[tuple[list[str], 
     for j, h in enumerate(header[1:], 1):
         toks = frozenset(tokenize(h))
         w = sum(weight for group, weight in weighted_groups if names_column(toks, set(group)))
-        if w and average and toks & {"avg", "average"}:
+        if w and average and toks & AVG_HEADER:
             w += 1e-6  # "L-Eval overall": L-Eval Avg., not the first L-Eval column
         if w > best_w:
             best_col, best_w = j, w

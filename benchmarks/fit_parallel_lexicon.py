@@ -94,7 +94,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from app.index import IndexHandle
     from ingest.keywords import STOPWORDS
-    from ingest.lexicon import lemma, load_cedict
+    from ingest.lexicon import load_cedict
     from ingest.settings import Settings
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -164,8 +164,7 @@ def main() -> None:
             top = sorted(((p, c) for c, p in t.get(w, {}).items()), reverse=True)[:5]
             print(f"  {w} (n={n_en[w]}): {lexicon.get(w)}  ",
                   " ".join(f"{c}:{p:.2f}/{back.get(c, {}).get(w, 0):.2f}/{n_both[w, c]}" for p, c in top))
-    words = sorted({lemma(w) for ss in en.values() for s in ss for w in WORD.findall(s.lower())
-                    if len(w) >= 3 and w not in STOPWORDS})
+    words = sorted({w for ss in en.values() for s in ss for w in english_words(s, STOPWORDS)})
     print(f"{len(words)} words in the English report's vocabulary")
     if args.write:
         table = {"renderings": dict(sorted(lexicon.items())), "vocabulary": words}

@@ -79,8 +79,9 @@ def threshold(w: np.ndarray, rows) -> float:
     oos = [q for q, (_, ok) in zip(p, rows) if not ok]
     allowed = [t for t in sorted(set(round(q + 1e-4, 4) for q in p) | {0.0})
                if sum(q < t for q in inscope) / len(inscope) <= MAX_FALSE_REFUSALS]
-    most = max(sum(q < t for q in oos) for t in allowed)
-    same = [t for t in allowed if sum(q < t for q in oos) == most]
+    refused = {t: sum(q < t for q in oos) for t in allowed}
+    most = max(refused.values())
+    same = [t for t in allowed if refused[t] == most]
     return round((min(same) + max(same)) / 2, 4)
 
 
