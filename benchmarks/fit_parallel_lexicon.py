@@ -59,10 +59,24 @@ def english_sections(text: str, known: set[str]) -> dict[str, list[str]]:
     return out
 
 
-def english_words(sentence: str, stop: set[str]) -> list[str]:
+def english_words(sentence: str, stop: set[str], parts: bool = False) -> list[str]:
+    """Dictionary forms of the sentence's content words; with `parts`, a compound's parts too."""
     from ingest.lexicon import lemma
 
-    return [lemma(w) for w in WORD.findall(sentence.lower()) if w not in stop and len(w) >= 3]
+    words = WORD.findall(sentence.lower())
+    if parts:
+        words += [p for w in words if "-" in w for p in w.split("-")]
+    return [lemma(w) for w in words if w not in stop and len(w) >= 3]
+
+
+def aligned(sim: np.ndarray, mutual: float, one: float) -> set[tuple[int, int]]:
+    """(source, translation) sentence pairs from their similarities (source × translation): each other's
+    closest at `mutual` or more; or one side's closest at `one` or more (a sentence the translation
+    split in two or merged with the next)."""
+    best_zh, best_en = sim.argmax(1), sim.argmax(0)
+    pairs = {(a, int(b)) for a, b in enumerate(best_zh)} | {(int(a), b) for b, a in enumerate(best_en)}
+    return {(a, b) for a, b in pairs
+            if (best_en[b] == a and best_zh[a] == b and sim[a, b] >= mutual) or sim[a, b] >= one}
 
 
 def ibm1(pairs: list[tuple[list[str], list[str]]], rounds: int = 12) -> dict[str, dict[str, float]]:
@@ -93,7 +107,8 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(ROOT))
     from app.index import IndexHandle
-    from ingest.keywords import STOPWORDS
+    from ingest.glossary import unit_key
+    from ingest.keywords import STOPWORDS, tokenize
     from ingest.lexicon import load_cedict
     from ingest.settings import Settings
 
@@ -104,6 +119,9 @@ def main() -> None:
     ap.add_argument("--min-one", type=float, default=0.83)
     ap.add_argument("--min-t", type=float, default=0.08)
     ap.add_argument("--dictionary-any", action="store_true")
+    # a sentence's English words: each other's closest at this similarity, or one side's closest at --unit-one
+    ap.add_argument("--unit-sim", type=float, default=0.80)
+    ap.add_argument("--unit-one", type=float, default=0.88)
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--show", default="")
     args = ap.parse_args()
@@ -117,6 +135,7 @@ def main() -> None:
     emb = handle.embeddings.embeddings
     pairs: list[tuple[list[str], list[str]]] = []
     sims = []
+    unit_words: dict[str, set[str]] = defaultdict(set)  # Chinese sentence key → its source sentences' words
     for section, sentences in en.items():
         ids = [i for i in index.units_by_section.get(section, ()) if index.units[i].kind == "sentence"]
         if not ids or not sentences:
@@ -124,16 +143,15 @@ def main() -> None:
         ev = np.asarray(emb.embed_documents(sentences), dtype=np.float32)
         zv = index.unit_own_vectors[ids]
         sim = ev @ zv.T  # English × Chinese
-        best_zh, best_en = sim.argmax(1), sim.argmax(0)
-        # each other's closest; or one side's closest and very close (a sentence the translation split
-        # in two or merged with the next)
-        linked = {(a, int(b)) for a, b in enumerate(best_zh) if best_en[b] == a and sim[a, b] >= args.min_sim}
-        linked |= {(a, int(b)) for a, b in enumerate(best_zh) if sim[a, b] >= args.min_one}
-        linked |= {(int(a), b) for b, a in enumerate(best_en) if sim[a, b] >= args.min_one}
+        # the word pairs learn from close pairs; a sentence's source words come from closer ones still
+        linked = aligned(sim, args.min_sim, args.min_one)
+        for a, b in aligned(sim, args.unit_sim, args.unit_one):
+            unit_words[unit_key(index.units[ids[b]].text)] |= set(english_words(sentences[a], STOPWORDS, parts=True))
         for a, b in sorted(linked):
             sims.append(float(sim[a, b]))
             # Latin words too, so that "PPO" aligns with the PPO in the translation (and is then left out)
-            zh = [t for t in index.unit_own_tokens[ids[b]] if CJK_WORD.match(t) or t.isalpha()]
+            # (the sentence's own words: not the source words that ingest adds to its tokens)
+            zh = [t for t in sorted(set(tokenize(index.units[ids[b]].text))) if CJK_WORD.match(t) or t.isalpha()]
             words = english_words(sentences[a], STOPWORDS)
             if zh and words:
                 pairs.append((words, zh))
@@ -166,8 +184,10 @@ def main() -> None:
                   " ".join(f"{c}:{p:.2f}/{back.get(c, {}).get(w, 0):.2f}/{n_both[w, c]}" for p, c in top))
     words = sorted({w for ss in en.values() for s in ss for w in english_words(s, STOPWORDS)})
     print(f"{len(words)} words in the English report's vocabulary")
+    units = {k: " ".join(sorted(ws)) for k, ws in sorted(unit_words.items()) if ws}
+    print(f"{len(units)} Chinese sentences with their source's words")
     if args.write:
-        table = {"renderings": dict(sorted(lexicon.items())), "vocabulary": words}
+        table = {"renderings": dict(sorted(lexicon.items())), "vocabulary": words, "units": units}
         OUT.write_text(json.dumps(table, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
         print(f"wrote {OUT}")
 

@@ -2,6 +2,7 @@
 keyword mode. Keys are lower-case English words or phrases; values are the Chinese terms the
 translation uses (see corpus/README.md for the terminology)."""
 
+import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +23,23 @@ def learned_lexicon() -> dict[str, list[str]]:
 def source_vocabulary() -> frozenset[str]:
     """The words (dictionary forms) the English report uses: what it speaks of in some rendering."""
     return frozenset(_parallel()["vocabulary"])
+
+
+def unit_key(text: str) -> str:
+    """A sentence's key in the learned table of source words (its text as the index holds it)."""
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()[:16]
+
+
+def source_words_fingerprint() -> str:
+    """What the table of source words holds: an index tokenized with another one must be rebuilt."""
+    return hashlib.sha256(json.dumps(_parallel().get("units", {}), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def source_words(text: str) -> str:
+    """The content words (dictionary forms) of the English source sentence(s) that this sentence of the
+    translation renders, learned by aligning the two (benchmarks/fit_parallel_lexicon.py); "" for a
+    sentence the table does not know, such as one edited since. Words only: no source text."""
+    return _parallel().get("units", {}).get(unit_key(text), "")
 
 
 GLOSSARY: dict[str, list[str]] = {

@@ -16,6 +16,7 @@ from typing import Callable
 from .chunking import Chunk, chunk_corpus
 from .corpus import Corpus, load_corpus
 from .embeddings import CachedEmbeddings, EmbeddingStatus, load_embeddings
+from .glossary import source_words_fingerprint
 from .keywords import tokenize, tokenizer_fingerprint
 from .lexicon import LEXICON_VERSION, build_lexicon
 from .settings import Settings
@@ -78,7 +79,7 @@ def _fingerprint(settings: Settings, status: EmbeddingStatus, chunks: list[Chunk
     tokenizer, chunk ids."""
     return hashlib.sha256("\n".join(
         [_mode(status), status.model_id or "", str(sorted(_chroma_target(settings).items())), LEXICON_VERSION,
-         UNITS_VERSION, tokenizer_fingerprint(),
+         UNITS_VERSION, tokenizer_fingerprint(), source_words_fingerprint(),
          *(c.id for c in chunks)]
     ).encode()).hexdigest()
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from .chunking import split_sentences
-from .glossary import GLOSSARY
+from .glossary import GLOSSARY, source_words
 
 MD_NOISE = re.compile(r"\*\*|`|</?u>")
 FIGURE_LINE = re.compile(r"^图\s*\d+")
@@ -55,6 +55,8 @@ class UnitRecord:
     header: list[str] = field(default_factory=list)
     cells: list[str] = field(default_factory=list)
     figure: bool = False  # part of a figure caption or description
+    # a sentence's English source words (glossary.source_words): English questions match them too
+    source: str = ""
 
     @property
     def match_text(self) -> str:
@@ -73,7 +75,9 @@ class UnitRecord:
         """What the question's words are matched against in the unit alone (a row is a result)."""
         if self.kind == "code":  # a prompt is in English: a Chinese question matches its terms' renderings
             return f"{self.text} {' '.join(glossary_renderings(self.text))}"
-        return f"{self.own_text} {ROW_IMPLIED}" if self.kind == "row" else self.text
+        if self.kind == "row":
+            return f"{self.own_text} {ROW_IMPLIED}"
+        return f"{self.text} {self.source}" if self.source else self.text
 
     @property
     def embed_text(self) -> str:
@@ -128,7 +132,7 @@ def chunk_units(chunk: dict, before: str = "") -> list[UnitRecord]:
                 if len(sent) >= 6:
                     ctx = f"{pcontext} {clean(prev)}" if prev and POINTS_BACK.match(clean(sent)) else pcontext
                     out.append(UnitRecord(_uid(section, sent), section, chunk["id"], "sentence", clean(sent), sent,
-                                          (part, pi, si), ctx, figure=figure))
+                                          (part, pi, si), ctx, figure=figure, source=source_words(clean(sent))))
                 prev = sent
     elif chunk["kind"] == "code":
         paras = [p for p in PARAGRAPHS.split(before) if p.strip()]
@@ -160,7 +164,7 @@ def corpus_units(chunks: list[dict]) -> list[UnitRecord]:
 
 UNITS_FILE, VECTORS_FILE, OWN_VECTORS_FILE = "units.jsonl", "units.npy", "units-own.npy"
 # bump when segmentation or what is embedded changes: the index fingerprint includes it
-UNITS_VERSION = "units-6"
+UNITS_VERSION = "units-7"
 
 
 def write_units(vdir, units: list[UnitRecord], tokens: list[list[str]], own_tokens: list[list[str]],

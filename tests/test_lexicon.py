@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pytest
 
 from ingest.lexicon import chinese_uncovered, english_coverage, lemma, parse_cedict, uncovered, variants
@@ -180,3 +182,35 @@ def test_a_dictionary_rendering_for_words_nothing_else_renders():
     assert got == [["weighting", "加权", "权重"], ["coefficient", "系数"], ["bread"], ["模型"]]
     assert with_dictionary(groups, lexicon, "weighting 系数是多少") == groups  # a Chinese question's Latin words are terms
 
+
+
+def test_sentences_align_when_each_is_the_others_closest_or_one_side_is_very_close():
+    from benchmarks.fit_parallel_lexicon import aligned
+
+    sim = np.array([[0.90, 0.70, 0.10],   # source 0 ↔ translation 0: each other's closest
+                    [0.60, 0.82, 0.50],   # source 1 → translation 1, but translation 1's closest is source 2
+                    [0.20, 0.86, 0.79]])  # source 2 ↔ translation 1 (mutual); translation 2's closest, too far
+    assert aligned(sim, mutual=0.80, one=0.95) == {(0, 0), (2, 1)}
+    assert aligned(sim, mutual=0.80, one=0.81) == {(0, 0), (1, 1), (2, 1)}  # one side's closest, close enough
+    assert aligned(sim, mutual=0.88, one=0.95) == {(0, 0)}
+
+
+def test_the_reports_sentences_carry_their_english_source_words():
+    from ingest.glossary import source_words
+    from ingest.units import chunk_units
+
+    words = source_words("策略模型和评论家模型的学习率分别设为 1e-6 和 5e-6。").split()
+    assert {"actor", "critic", "learning", "rate"} <= set(words)
+    assert source_words("策略模型和评论家模型的学习率分别设为 2e-6 和 5e-6。") == ""  # edited: no longer the source's
+    chunk = {"id": "c", "section": "4.2.3", "part": 0, "kind": "text", "path": "4 > 4.2.3", "title_en": "PPO",
+             "text": "**超参数（Hyperparameters）** 我们将 KL 散度系数设为 0.01。策略模型和评论家模型的学习率分别设为 1e-6 和 5e-6。"}
+    first, second = chunk_units(chunk)
+    assert "actor" in second.source and "actor" in second.own_match_text and "actor" not in second.text
+    assert "coefficient" in first.source
+
+
+def test_an_english_question_finds_the_sentence_through_its_source_words(answerer):
+    # the source words of §4's and §4.2.2's sentences (round, online, rlhf) lift the ones that say 三轮;
+    # without them the answer quoted §1's "分多轮执行" (keyword mode, as the fixture's index)
+    answer = answerer.ask("How many rounds of online RLHF did InternLM2 go through?")
+    assert "三轮" in answer.answer.splitlines()[0]
