@@ -12,6 +12,7 @@ from ingest.keywords import (CJK, SINGLE_CHAR_TERMS, STOPWORDS, compound_parts, 
                              tokenize)
 from ingest.glossary import source_vocabulary
 from ingest.lexicon import lemma, uncovered, variants
+from ingest.units import ROW_IMPLIED
 
 from .index import IndexHandle, LoadedIndex
 from .ranking import RRF_K, section_features, section_info, section_scores
@@ -149,7 +150,7 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
 NAME_TOKEN = re.compile(r"^(?=.*[a-z])(?=.*\d)")  # "gpt-4", "1.8b", "qwen-14b", "gsm8k", "32k"
 # words that say what kind of answer is wanted ("difference", "区别"), not what it is about
 ASKS_FOR = set("区别 差别 差异 不同 对比 比较 相比 异同 关系 difference differences compare comparison "
-               "compared versus".split())
+               "compared versus".split()) | set(ROW_IMPLIED.split())  # a result is what a passage naming them gives
 
 
 def _has_name(name: str, parts: list[str], tokens: set[str]) -> bool:

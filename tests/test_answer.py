@@ -118,6 +118,7 @@ def test_names_the_report_never_puts_together_are_refused(answerer, question, me
     ("How many KV heads does InternLM2-7B have?", "3.2.2"),  # the table row says "7B", its caption InternLM2
     ("InternLM2-Chat-20B 在 GAOKAO-Bench 上多少分", "5.2.1"),  # the table header says "GAOKAO"
     ("InternLM2-7B-Base 和 InternLM2-7B 有什么区别", "5.2.5"),  # "区别" asks for a comparison
+    ("How does InternLM2-7B's GSM8k result compare to InternLM2-7B-Base?", "5.2.3"),  # "result" is what is asked
 ])
 def test_names_found_together_are_answered(answerer, question, section):
     from app.retrieval import never_together
