@@ -67,6 +67,8 @@ LATIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-_/∼~]*[A-Za-z0-9+]|[A-Za-z0-9]")
 SEPARATORS = re.compile(r"[-_/+∼~]+")
 NUMBERLIKE = re.compile(r"[\d.]+(?:e-?\d+)?[a-z%]*")
 CJK = re.compile(r"[\u4e00-\u9fff]+")
+# a symbol with a subscript, as the report writes it in LaTeX ($W_k$, $S_1$): readers type "Wk", "S1"
+SUBSCRIPTED = re.compile(r"[a-z]{1,2}_[a-z0-9]{1,2}")
 
 
 def tokenizer_fingerprint() -> str:
@@ -76,7 +78,7 @@ def tokenizer_fingerprint() -> str:
 
     from .glossary import GLOSSARY, ZH_HINTS
 
-    parts = [PHRASES, ZH_TERMS, sorted(STOPWORDS), sorted(SINGLE_CHAR_TERMS), sorted(NOT_NAMES), sorted(GREEK.items()),
+    parts = [SUBSCRIPTED.pattern, PHRASES, ZH_TERMS, sorted(STOPWORDS), sorted(SINGLE_CHAR_TERMS), sorted(NOT_NAMES), sorted(GREEK.items()),
              sorted(GLOSSARY.items()), sorted(ZH_HINTS.items())]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
 
@@ -213,6 +215,8 @@ def tokenize(text: str) -> list[str]:
             if not tok:
                 continue
             tokens.append(tok)
+            if SUBSCRIPTED.fullmatch(tok):
+                tokens.append(tok.replace("_", ""))
             if not NUMBERLIKE.fullmatch(tok):
                 parts = [p for p in SEPARATORS.split(tok) if p]
                 if len(parts) > 1:

@@ -276,6 +276,14 @@ def test_a_one_character_term_matches_the_words_the_report_writes_it_in(answerer
     assert "48" in line and "§3.2.2" in line, line
 
 
+def test_a_subscripted_symbol_matches_as_readers_type_it(answerer):
+    from ingest.keywords import tokenize
+
+    assert {"wk", "s1"} <= set(tokenize("合并 $W_k$、$W_q$；$S_1$ 与 $S_2$")) and "topp" not in tokenize("top_p")
+    a = answerer.ask("把 Wk Wq Wv 合成一个矩阵能带来多少训练加速")
+    assert a.answerable and "5%" in first_line(a.answer), a.answer
+
+
 def test_the_size_rule_refuses_a_one_model_question_but_not_a_comparison():
     from app.answer import _asked_size
     from app.retrieval import SectionHit, Weighted
