@@ -17,7 +17,7 @@ from ingest.units import POINTS_BACK, UnitRecord, clean
 
 from .index import IndexHandle
 from .retrieval import (ENTITY, MODEL_SIZE, Retrieval, Weighted, coverage, never_together, retrieve,
-                        split_unknown, unknown_names, with_dictionary)
+                        split_unknown, term_groups, unknown_names)
 from .scope import in_scope_probability, signals
 from .scope import load_weights as load_scope_weights
 from .selection import FEATURES, Candidate, QuestionType, candidates, load_weights, score
@@ -176,7 +176,7 @@ def _each_part(r: Retrieval, question: str, index, chosen: list[Candidate], weig
     out = list(chosen)
     have = {c.unit.id for c in out}
     for part in parts:
-        groups = with_dictionary(query_groups(part), index.lexicon, question)
+        groups = term_groups(part, index, question)
         if not groups:
             continue
         own = Weighted.of(groups, index.idf)

@@ -258,8 +258,7 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
              top_k: int = 5) -> Retrieval:
     index: LoadedIndex = handle.get()
     query = retrieval_query(question, history)
-    groups = with_dictionary(query_groups(query), index.lexicon, query)
-    groups = with_known_parts(widen_single_characters(groups, index.idf), index)
+    groups = term_groups(query, index)
     # BM25 also gets the parts of compounds ("internlm2-chat-7b" → "chat", "7b")
     tokens = list(dict.fromkeys([*tokenize(query), *(t for g in groups for t in g), *hint_tokens(query)]))
     # coverage is judged on the question itself (with the previous one for a follow-up): `groups`
@@ -307,6 +306,15 @@ def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = No
     evidence = max((h.coverage for s in ranked for h in s.hits), default=0.0)
     return Retrieval(query, tokens, ranked, mode, evidence, notice, keyword, vec if mode == "hybrid" else None,
                      fused=[s.number for s in fused], section_features=features, groups=groups)
+
+
+def term_groups(text: str, index: LoadedIndex, asked: str | None = None) -> list[list[str]]:
+    """The terms of `text` (a question, or one part of it) as groups of alternatives: each word with
+    the renderings the glossary and lexicon give it, a dictionary's for English words nothing else
+    renders (when `asked`, the whole question, is English), the words a single character stands for,
+    and the known parts of terms the index never saw."""
+    groups = with_dictionary(query_groups(text), index.lexicon, asked or text)
+    return with_known_parts(widen_single_characters(groups, index.idf), index)
 
 
 def dense_query(query: str, groups: list[list[str]]) -> str:
