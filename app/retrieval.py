@@ -216,7 +216,9 @@ EN_PHRASING_WORDS = set(
     "reach reaches beat beats put puts went come comes go add adds set sets get gets use make take give "
     "keep show tell mean need want try call pass fit fix lower higher larger smaller bigger longer shorter "
     "better worse best worst most least much many more less new old same different initial final exact "
-    "besides instead roughly about around overall total main core whole entire actual real".split())
+    "besides instead roughly about around overall total main core whole entire actual real "
+    # where in the report the answer stands, or what kind of thing it is, not what it is about
+    "column columns row rows cell cells caption chart bucket buckets vanilla plain".split())
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,7 @@ GLOSSARY: dict[str, list[str]] = {
     "enhance": ["增强", "提升"], "degradation": ["下降"], "decrease": ["下降", "降低"], "effect": ["影响", "效果"],
     "impact": ["影响"],
     # --- report structure and generic research vocabulary
-    "figure": ["图"], "figures": ["图"], "table": ["表"], "tables": ["表"], "section": ["节", "部分"],
+    "gigabyte": ["GB"], "gigabytes": ["GB"], "figure": ["图"], "figures": ["图"], "table": ["表"], "tables": ["表"], "section": ["节", "部分"],
     "definition": ["定义"], "aim": ["旨在", "目标"], "target": ["目标"], "benefit": ["优势", "有助于"],
     "benefits": ["优势", "有助于"], "strength": ["长处", "优势"], "strengths": ["长处", "优势"],
     "weakness": ["短板", "不足"], "weaknesses": ["短板", "不足"], "drawback": ["不足", "短板", "局限"],

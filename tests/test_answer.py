@@ -219,6 +219,17 @@ def test_an_unknown_plain_word_that_is_the_topic_is_still_refused(answerer, ques
     assert not a.answerable and word in a.answer, a.answer
 
 
+@pytest.mark.parametrize("question, fact", [
+    # where the answer stands ("column") or what kind of thing it is ("vanilla"): never what is asked about
+    ("Which model tops the LongBench summarization column?", "InternLM2-Chat-7B"),
+    ("What two practical problems with vanilla RLHF is COOL RLHF designed to tackle?", "奖励欺骗"),
+    ("How many gigabytes of code ended up in the low-quality bucket?", "83.85"),  # Table 2 says GB
+])
+def test_words_that_only_say_where_the_answer_stands_are_no_reason_to_refuse(answerer, question, fact):
+    a = answerer.ask(question)
+    assert a.answerable and fact in a.answer, a.answer
+
+
 def test_a_row_answer_shows_the_column_that_names_most_of_what_is_asked(answerer):
     from app.evaluation import first_line
 
