@@ -72,8 +72,9 @@ def probabilities(w: np.ndarray, rows) -> list[float]:
 
 def threshold(w: np.ndarray, rows) -> float:
     """Refuse the most out-of-scope questions that a threshold can while refusing at most
-    MAX_FALSE_REFUSALS of the in-scope ones; of the thresholds that do, the middle of their range
-    (the highest would also refuse in-scope questions for no out-of-scope one more)."""
+    MAX_FALSE_REFUSALS of the in-scope ones; of the thresholds that do, the one halfway between the
+    likeliest out-of-scope question refused and the in-scope question just above it (the widest
+    margin on both sides: a higher one refuses in-scope questions for no out-of-scope one more)."""
     p = probabilities(w, rows)
     inscope = [q for q, (_, ok) in zip(p, rows) if ok]
     oos = [q for q, (_, ok) in zip(p, rows) if not ok]
@@ -82,7 +83,9 @@ def threshold(w: np.ndarray, rows) -> float:
     refused = {t: sum(q < t for q in oos) for t in allowed}
     most = max(refused.values())
     same = [t for t in allowed if refused[t] == most]
-    return round((min(same) + max(same)) / 2, 4)
+    low = min(same)  # just above the likeliest out-of-scope question still refused
+    nearest = min((q for q in inscope if q >= low), default=max(same))  # the in-scope question closest above
+    return round((low + min(nearest, max(same))) / 2, 4)
 
 
 def rates(w: np.ndarray, t: float, rows) -> str:
