@@ -21,7 +21,7 @@ from .retrieval import (ENTITY, MODEL_SIZE, Retrieval, Weighted, coverage, never
 from .scope import in_scope_probability, signals
 from .scope import load_weights as load_scope_weights
 from .selection import FEATURES, Candidate, QuestionType, candidates, load_weights, score
-from .tables import Extreme, extreme_asked, extreme_row, extreme_sentence, names_column, table_label
+from .tables import Extreme, extreme_asked, extreme_row, extreme_sentence, header_tokens, names_column, table_label
 
 CITE = re.compile(r"\[§\s*([0-9A](?:\.\d+)*)\s*\]")
 
@@ -91,7 +91,7 @@ def _row_sentence(u: UnitRecord, section: str, groups: list[list[str]], zh: bool
     pairs = [(h, v) for h, v in zip(u.header[1:], u.cells[1:]) if v]
     # the columns naming the most of what is asked: "LongBench average" is the one column
     # "LongBench Avg.", not every LongBench column; "几层，隐藏维度" is two; "LongBench 总分" all
-    named = [{k for k, g in enumerate(groups) if names_column(frozenset(tokenize(h)), set(g))} for h, _ in pairs]
+    named = [{k for k, g in enumerate(groups) if names_column(header_tokens(h, u.caption), set(g))} for h, _ in pairs]
     shown = [p for p, n in zip(pairs, named) if n and not any(n < other for other in named)] or pairs
     tname = table_label(u.caption, zh)
     group = u.context.rsplit(" ", 1)[-1] if u.context and "模型" in u.context.rsplit(" ", 1)[-1] else ""

@@ -26,7 +26,7 @@ from ingest.units import UnitRecord
 from .index import LoadedIndex
 from .ranking import section_info
 from .retrieval import Retrieval, SectionHit, Weighted, coverage
-from .tables import names_column
+from .tables import header_tokens, names_column
 
 WEIGHTS_FILE = Path(__file__).with_name("selection_weights.json")
 CANDIDATE_SECTIONS = 5
@@ -117,7 +117,7 @@ def unit_facts(index: LoadedIndex, i: int) -> UnitFacts:
         latin = frozenset(m.group(0).lower() for m in LATIN_NAME.finditer(u.text))
         f = cache[i] = UnitFacts(
             frozenset(tokenize(u.cells[0])) if row else frozenset(),
-            tuple(frozenset(tokenize(h)) for h in u.header[1:]) if row else (),
+            tuple(header_tokens(h, u.caption) for h in u.header[1:]) if row else (),
             frozenset(tokenize(u.caption)) if row else frozenset(),
             # a figure's description never gives data points (corpus rule): its numbers are axis labels
             latin, bool(HAS_NUMBER.search(body)) and not u.figure, bool(CAUSE.search(u.text)), bool(MEANS.search(u.text)),

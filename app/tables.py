@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ingest.keywords import CJK, tokenize
 from ingest.units import UnitRecord
@@ -23,6 +24,21 @@ LOWEST = re.compile(r"最低|最差|最小|最少|最弱|垫底|倒数第一|\b(
 WHICH = re.compile(r"哪|谁|which|who|what model|what(?:'s| is| was)? the (?:top|highest|lowest)\b",
                    re.IGNORECASE)
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+# a caption's legend of the header's abbreviations: "Summ → 摘要（summarization）；FSL → 少样本学习（…）"
+ABBREVIATION = re.compile(r"([A-Za-z][A-Za-z.\-]*)\s*→\s*([^；;。→]+)")
+
+
+@lru_cache(maxsize=4096)
+def header_tokens(header: str, caption: str = "") -> frozenset:
+    """A column header's tokens, with what the table's caption says its abbreviations stand for
+    ("LongBench Summ" also matches 摘要 and "summarization")."""
+    toks = set(tokenize(header))
+    for abbr, expansion in ABBREVIATION.findall(caption):
+        if abbr.lower() in toks:
+            toks |= set(tokenize(expansion))
+    return frozenset(toks)
 
 
 def names_column(header_tokens: frozenset, question_tokens: set) -> bool:
@@ -76,7 +92,7 @@ def extreme_row(table: list[UnitRecord], weighted_groups: list[tuple[list[str], 
     best_col, best_w = None, 0.0
     average = bool(AVERAGE_ASKED.search(question))
     for j, h in enumerate(header[1:], 1):
-        toks = frozenset(tokenize(h))
+        toks = header_tokens(h, table[0].caption)
         w = sum(weight for group, weight in weighted_groups if names_column(toks, set(group)))
         if w and average and toks & AVG_HEADER:
             w += 1e-6  # "L-Eval overall": L-Eval Avg., not the first L-Eval column

@@ -221,7 +221,7 @@ def test_an_unknown_plain_word_that_is_the_topic_is_still_refused(answerer, ques
 
 @pytest.mark.parametrize("question, fact", [
     # where the answer stands ("column") or what kind of thing it is ("vanilla"): never what is asked about
-    ("Which model tops the LongBench summarization column?", "Table 15 (§5.2.6)"),  # (its column: see below)
+    ("Which model tops the LongBench summarization column?", "Table 15 (§5.2.6)"),
     ("What two practical problems with vanilla RLHF is COOL RLHF designed to tackle?", "奖励欺骗"),
     ("How many gigabytes of code ended up in the low-quality bucket?", "83.85"),  # Table 2 says GB
 ])
@@ -230,9 +230,8 @@ def test_words_that_only_say_where_the_answer_stands_are_no_reason_to_refuse(ans
     assert a.answerable and fact in a.answer, a.answer
 
 
-@pytest.mark.xfail(strict=True, reason="Table 15's header says 'LongBench Summ'; only its caption expands Summ to "
-                                       "summarization, and the column chooser does not read the caption yet")
 def test_a_column_named_by_the_captions_expansion_of_its_abbreviation(answerer):
+    # Table 15's header says "LongBench Summ"; its caption says "Summ → 摘要（summarization）"
     line = first_line(answerer.ask("Which model tops the LongBench summarization column?").answer)
     assert "LongBench Summ" in line and "26.5" in line, line
 
