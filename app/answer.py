@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Iterator
 
-from ingest.keywords import CJK, query_groups, tokenize
+from ingest.keywords import CJK, query_groups
 from ingest.settings import Settings
 from ingest.units import POINTS_BACK, UnitRecord, clean
 

@@ -41,13 +41,13 @@ def header_tokens(header: str, caption: str = "") -> frozenset:
     return frozenset(toks)
 
 
-def names_column(header_tokens: frozenset, question_tokens: set) -> bool:
-    """The question asks about this column: a shared token, or a Chinese word of the question inside
-    one of the header's ("几层" → 层 in 层数, "多少参数" → 参数 in 参数量)."""
-    if header_tokens & question_tokens or (header_tokens & AVG_HEADER and question_tokens & AVERAGE):
+def names_column(column: frozenset, question_tokens: set) -> bool:
+    """The question asks about this column (its header_tokens): a shared token, or a Chinese word of
+    the question inside one of the header's ("几层" → 层 in 层数, "多少参数" → 参数 in 参数量)."""
+    if column & question_tokens or (column & AVG_HEADER and question_tokens & AVERAGE):
         return True
     zh = [q for q in question_tokens if CJK.fullmatch(q)]
-    return any(q in h for q in zh for h in header_tokens if CJK.fullmatch(h))
+    return any(q in h for q in zh for h in column if CJK.fullmatch(h))
 
 
 AVG_HEADER = {"avg", "average"}  # an "Avg." column's header tokens

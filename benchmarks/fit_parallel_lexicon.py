@@ -61,11 +61,12 @@ def english_sections(text: str, known: set[str]) -> dict[str, list[str]]:
 
 def english_words(sentence: str, stop: set[str], parts: bool = False) -> list[str]:
     """Dictionary forms of the sentence's content words; with `parts`, a compound's parts too."""
+    from ingest.keywords import compound_parts
     from ingest.lexicon import lemma
 
     words = WORD.findall(sentence.lower())
     if parts:
-        words += [p for w in words if "-" in w for p in w.split("-")]
+        words += [p for w in words for p in compound_parts(w)]
     return [lemma(w) for w in words if w not in stop and len(w) >= 3]
 
 
