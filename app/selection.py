@@ -49,13 +49,16 @@ CAUSE = re.compile(r"因为|由于|为了|因此|所以|原因|旨在|以便|从
 MEANS = re.compile(r"通过|采用|使用|利用|方法|步骤|首先|然后|具体|将|借助|基于|引入")
 ENUM = re.compile(r"、|；|以及|包括|分别|：")
 LATIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9.\-]{2,}")
+# a paragraph that is only a bold label ("**CIBench 中的提示词（Prompt in CIBench）**", "**评测结果**"):
+# it names what follows and states nothing
+LABEL_ONLY = re.compile(r"\s*\*\*[^*\n]+\*\*\s*[：:]?\s*")
 
 # (a softmax over one question's candidates ignores anything constant per question: no "gap" features)
 FEATURES = ["lex", "lex_own", "dense", "dense_own", "sec_rrf", "sec_top", "chunk_hit", "row", "row_name",
             "row_col", "row_name_col", "row_asked_number", "figure", "num_x_num", "why_x_cause", "how_x_means",
             "list_x_enum", "which_x_name", "cmp_x_multi", "title_cov", "novel", "first", "length",
             "caption_cov", "code", "overview", "how_x_overview", "why_x_overview", "why_x_row", "how_x_row",
-            "lead_cov", "dense_rr", "dense_own_rr", "lex_rr"]
+            "lead_cov", "dense_rr", "dense_own_rr", "lex_rr", "label"]
 
 
 @dataclass
@@ -105,6 +108,7 @@ class UnitFacts:
     first: bool
     length: float
     context_tokens: frozenset  # where it stands: the section's path and title, a paragraph's bold lead
+    label: bool  # a bold label alone
 
 
 def unit_facts(index: LoadedIndex, i: int) -> UnitFacts:
@@ -123,7 +127,7 @@ def unit_facts(index: LoadedIndex, i: int) -> UnitFacts:
             latin, bool(HAS_NUMBER.search(body)) and not u.figure, bool(CAUSE.search(u.text)), bool(MEANS.search(u.text)),
             bool(ENUM.search(u.text)), len(latin) >= 2 or len(re.findall(r"\d+(?:\.\d+)?", body)) >= 2,
             u.order[1:] == (0, 0) or (row and u.order[2] == 0), math.log1p(len(u.text)) / 6,
-            frozenset(tokenize(u.context)))
+            frozenset(tokenize(u.context)), u.kind == "sentence" and bool(LABEL_ONLY.fullmatch(u.raw)))
     return f
 
 
@@ -170,6 +174,7 @@ def candidates(index: LoadedIndex, r: Retrieval, weighted: Weighted, q_vector: n
                 "why_x_overview": overview * qt.why, "why_x_row": float(qt.why and row), "how_x_row": float(qt.how and row),
                 # a paragraph's bold lead ("训练细节（Training Details）") says what its sentences are about
                 "lead_cov": 0.0 if row else coverage(weighted, uf.context_tokens - sec_title),
+                "label": float(uf.label),
             }
             out.append(Candidate(i, u, sec, rank, toks, cov, np.array([f.get(k, 0.0) for k in FEATURES])))
     if q_vector is not None and index.unit_vectors is not None:

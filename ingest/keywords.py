@@ -22,6 +22,27 @@ PHRASES = [
     "fast path", "slow path", "model flops utilization", "grouped-query attention",
     "supervised fine-tuning", "instruction following", "human feedback",
 ]
+# the long forms the report abbreviates ("基于人类反馈的强化学习（RLHF）"): a text that writes only the long
+# form ("4.2 COOL 基于人类反馈的强化学习") also yields the abbreviation ("cool_rlhf" there)
+ABBREVIATIONS = {
+    "基于人类反馈的强化学习": "RLHF", "reinforcement learning from human feedback": "RLHF", "监督微调": "SFT",
+    "近端策略优化": "PPO", "proximal policy optimization": "PPO", "分组查询注意力": "GQA",
+    "grouped-query attention": "GQA", "模型浮点运算利用率": "MFU", "model flops utilization": "MFU",
+    "旋转位置编码": "RoPE", "rotary position embedding": "RoPE", "零冗余优化器": "ZeRO", "局部敏感哈希": "LSH",
+    "检索增强生成": "RAG", "retrieval-augmented generation": "RAG", "通用人工智能": "AGI",
+}
+_LONG_FORM = re.compile("|".join(sorted(map(re.escape, ABBREVIATIONS), key=len, reverse=True)), re.IGNORECASE)
+
+
+def with_abbreviations(text: str) -> str:
+    """Each long form the report abbreviates, preceded by its abbreviation unless the text gives it."""
+    def put(m: re.Match) -> str:
+        short = ABBREVIATIONS[m.group(0).lower()]
+        given = text[m.end():m.end() + len(short) + 3]
+        return m.group(0) if short.lower() in given.lower() else f"{short} {m.group(0)}"
+    return _LONG_FORM.sub(put, text)
+
+
 # Chinese terms jieba should not cut
 ZH_TERMS = [
     "一共", "总共", "多少", "为啥", "哪些", "哪几", "几个",
@@ -51,7 +72,7 @@ STOPWORDS = set(
     "if but because while during before after above below up down out off over under again further "
     "once here all both each few more most other own same only very just also too s t don now "
     "exactly actually really basically roughly approximately around overall total specific specifically "
-    "who's where's how's there's let's explain describe mean means meant happen happens happened "
+    "who's where's how's there's let's explain describe mean means meant stand stands happen happens happened "
     "go going goes make makes made take takes took need needs needed want wants like one's "
     "one two three four five six seven eight nine ten first second third last next previous "
     "supposed able whether either neither also yet still even ever via per versus vs etc "
@@ -78,7 +99,7 @@ def tokenizer_fingerprint() -> str:
 
     from .glossary import GLOSSARY, ZH_HINTS
 
-    parts = [SUBSCRIPTED.pattern, PHRASES, ZH_TERMS, sorted(STOPWORDS), sorted(SINGLE_CHAR_TERMS), sorted(NOT_NAMES), sorted(GREEK.items()),
+    parts = [SUBSCRIPTED.pattern, sorted(ABBREVIATIONS.items()), PHRASES, ZH_TERMS, sorted(STOPWORDS), sorted(SINGLE_CHAR_TERMS), sorted(NOT_NAMES), sorted(GREEK.items()),
              sorted(GLOSSARY.items()), sorted(ZH_HINTS.items())]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
 
@@ -204,7 +225,7 @@ GREEK = {c: f" {name} " for c, name in zip(
 def tokenize(text: str) -> list[str]:
     """Tokens for BM25 (lower-cased, stopwords removed, duplicates kept)."""
     _init_jieba()
-    text, tokens = _phrase_tokens(text.translate(str.maketrans(GREEK)))
+    text, tokens = _phrase_tokens(with_abbreviations(text.translate(str.maketrans(GREEK))))
     for m in re.finditer(r"[\u4e00-\u9fff]+|[^\u4e00-\u9fff]+", text):
         run = m.group(0)
         if CJK.fullmatch(run):

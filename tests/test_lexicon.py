@@ -214,3 +214,28 @@ def test_an_english_question_finds_the_sentence_through_its_source_words(answere
     # without them the answer quoted §1's "分多轮执行" (keyword mode, as the fixture's index)
     answer = answerer.ask("How many rounds of online RLHF did InternLM2 go through?")
     assert "三轮" in answer.answer.splitlines()[0]
+
+
+@pytest.mark.parametrize("text, abbreviation", [
+    ("4 对齐 > 4.2 COOL 基于人类反馈的强化学习 > 4.2.1 条件奖励模型", "cool_rlhf"),  # a heading path
+    ("COOL Reinforcement Learning from Human Feedback", "cool_rlhf"),
+    ("我们采用监督微调和", "sft"),
+    ("通过近端策略优化使大语言模型对齐", "ppo"),
+])
+def test_a_long_form_the_report_abbreviates_also_yields_the_abbreviation(text, abbreviation):
+    from ingest.keywords import tokenize
+
+    assert abbreviation in tokenize(text)
+
+
+def test_a_long_form_given_with_its_abbreviation_counts_it_once():
+    from ingest.keywords import tokenize
+
+    assert tokenize("基于人类反馈的强化学习（RLHF）阶段").count("rlhf") == 1
+    assert tokenize("Grouped-Query Attention (GQA)").count("gqa") == 1
+
+
+def test_stand_for_only_phrases_a_question():
+    from ingest.keywords import query_groups
+
+    assert query_groups("What does COOL stand for in COOL RLHF?") == [["cool_rlhf"]]

@@ -195,7 +195,7 @@ def _hits(r):
 
 def test_a_dense_ranking_that_disagrees_with_bm25_reorders_the_fusion_as_rrf_says(hybrid_index):
     s, status = hybrid_index
-    q = "COOL RLHF 的条件奖励模型是怎么训练的？"
+    q = "以往的 LLM 技术报告在预训练数据处理这块写得怎么样？"  # its BM25 runner-up is near the top
     off = EmbeddingStatus(None, s.embedding_model, None, "dense retrieval off for this test")
     keyword = retrieve(IndexHandle(s, embeddings=off), q, top_k=100)
     assert keyword.mode == "keyword" and len(keyword.sections) >= 3

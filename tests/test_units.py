@@ -146,3 +146,18 @@ def test_a_how_or_why_question_ranks_the_explaining_section_first(answerer, ques
 
     r = retrieve(answerer.handle, question, None, 5)
     assert r.sections[0].number == section, [s.number for s in r.sections]
+
+
+def test_a_bold_label_alone_is_marked_and_a_paragraph_lead_is_not():
+    from app.selection import LABEL_ONLY
+
+    assert LABEL_ONLY.fullmatch("**CIBench 中的提示词（Prompt in CIBench）**")
+    assert LABEL_ONLY.fullmatch("**推理数据集（Reasoning Datasets）：**")
+    assert not LABEL_ONLY.fullmatch("**训练细节（Training Details）** 在实验中，我们使奖励模型的规模与策略模型保持一致。")
+
+
+def test_how_the_conditional_reward_model_is_trained_is_answered_from_its_own_section(answerer):
+    """Its sections sit under "4.2 COOL 基于人类反馈的强化学习": that heading is COOL RLHF too."""
+    a = answerer.ask("COOL RLHF 的条件奖励模型是怎么训练的？")
+    assert a.answerable
+    assert "[§4.2.1]" in first_line(a.answer).split("；")[0], a.answer
