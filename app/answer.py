@@ -143,6 +143,15 @@ def with_antecedents(chosen: list[Candidate], ranked: list[Candidate]) -> list[C
     before = {c.unit.id: p for p, c in zip(sentences, sentences[1:]) if p.section.number == c.section.number}
     have = {c.unit.id for c in chosen}
     out = list(chosen)
+    # and the sentence after a chosen one, in its paragraph, that goes on about it ("参数 λ 是一个加权系数…"
+    # → "我们将其默认值设为 0.02")
+    after = {p.unit.id: c for p, c in zip(sentences, sentences[1:])
+             if p.section.number == c.section.number and p.unit.order[:2] == c.unit.order[:2]}
+    for c in chosen:
+        n = after.get(c.unit.id) if c.unit.kind == "sentence" else None
+        if n is not None and n.unit.id not in have and POINTS_BACK.match(n.unit.text):
+            out.append(n)
+            have.add(n.unit.id)
     for c in chosen:
         for _ in range(2):  # "为了解决这些问题" after "这会导致…": back to the sentence that names them
             if c.unit.kind != "sentence" or not POINTS_BACK.match(c.unit.text):

@@ -161,3 +161,20 @@ def test_how_the_conditional_reward_model_is_trained_is_answered_from_its_own_se
     a = answerer.ask("COOL RLHF 的条件奖励模型是怎么训练的？")
     assert a.answerable
     assert "[§4.2.1]" in first_line(a.answer).split("；")[0], a.answer
+
+
+def test_a_chosen_sentence_brings_the_next_one_when_it_goes_on_about_it(answerer):
+    """"参数 λ 是一个加权系数…" is followed by "…我们将其默认值设为 0.02": the value is in the next sentence."""
+    from app.answer import question_groups, with_antecedents
+    from app.retrieval import Weighted, retrieve
+    from app.selection import candidates
+
+    r = retrieve(answerer.handle, "奖励模型损失里 λ 是什么？", None, 5)
+    index = answerer.handle.get()
+    ranked = candidates(index, r, Weighted.of(question_groups(r), index.idf), r.vector)
+    definition = next(c for c in ranked if c.unit.text.startswith("参数 $\\lambda$ 是一个加权系数"))
+    texts = [c.unit.text for c in with_antecedents([definition], ranked)]
+    assert len(texts) == 2 and "0.02" in texts[1], texts
+    # a sentence that does not point back stays out
+    first = next(c for c in ranked if c.unit.text.startswith("条件奖励模型是针对以往"))
+    assert [c.unit.text for c in with_antecedents([first], ranked)] == [first.unit.text]
