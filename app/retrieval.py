@@ -196,6 +196,9 @@ def group_weight(group: list[str], idf: dict[str, float], top: float | None = No
     return top * (PHRASING_WEIGHT if is_phrasing(group[0]) else 1.0)
 
 
+# the report's subject: every passage is about it unless it names another model ("InternLM2-7B" is
+# a name; "InternLM2" alone tells no passage from another)
+SUBJECT = {"internlm2"}
 PHRASING_WEIGHT = 0.3  # measured: raises the weakest in-scope evidence, leaves out-of-scope scores as they were
 EN_PHRASING = re.compile(r"^[a-z]+(ed|ing|ly|est)$")
 ZH_PHRASING_POS = ("v", "d", "p", "c", "u", "r", "m", "q", "f", "t", "a", "z", "y", "e", "o")
@@ -244,7 +247,8 @@ class Weighted:
     @classmethod
     def of(cls, groups: list[list[str]], idf: dict[str, float]) -> "Weighted":
         top = max(idf.values(), default=1.0)
-        return cls(groups, [group_weight(g, idf, top) for g in groups])
+        about_more = any(g[0] not in SUBJECT for g in groups)  # "InternLM2 是什么？" is about the subject
+        return cls(groups, [0.0 if about_more and g[0] in SUBJECT else group_weight(g, idf, top) for g in groups])
 
 
 def coverage(q: Weighted, chunk_tokens: set[str]) -> float:

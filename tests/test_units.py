@@ -88,6 +88,8 @@ def test_the_weights_were_fitted_on_development_sets_only_and_cover_every_featur
     ("奖励模型 loss 里 γ 和 λ 默认取多少", ["默认设为 2", "0.02"]),
     ("What is the KL divergence coefficient in PPO?", ["0.01"]),
     ("在线 RLHF 一共跑了几轮", ["三轮"]),
+    # "InternLM2" alone is the report's subject: §3.3's "1.8B、7B 和 20B 模型…" is about it too
+    ("How many tokens was InternLM2 pre-trained on?", ["2.0T"]),
     # a line of a prompt in the appendix (a code block)
     ("In the MTBench judge prompt, what exact format must the rating be written in?", ["[[rating]]"]),
 ])
@@ -178,3 +180,9 @@ def test_a_chosen_sentence_brings_the_next_one_when_it_goes_on_about_it(answerer
     # a sentence that does not point back stays out
     first = next(c for c in ranked if c.unit.text.startswith("条件奖励模型是针对以往"))
     assert [c.unit.text for c in with_antecedents([first], ranked)] == [first.unit.text]
+
+
+@pytest.mark.parametrize("question", ["What is InternLM2?", "InternLM2 是什么？"])
+def test_a_question_only_about_the_subject_is_still_answered(answerer, question):
+    """"InternLM2" alone weighs nothing beside other terms; asked about alone, it is what is asked."""
+    assert answerer.ask(question).answerable
