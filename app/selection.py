@@ -48,6 +48,9 @@ HAS_NUMBER = re.compile(r"\d|[一二两三四五六七八九十百千万亿]+\s*
 CAUSE = re.compile(r"因为|由于|为了|因此|所以|原因|旨在|以便|从而|使得|得益于|导致|以免|避免|目的是|这样")
 MEANS = re.compile(r"通过|采用|使用|利用|方法|步骤|首先|然后|具体|将|借助|基于|引入")
 ENUM = re.compile(r"、|；|以及|包括|分别|：")
+# states a total ("该数据集总计包含 240 亿个 token", "token 总数在 2.0T 到 2.6T 之间", a "总计" row): what
+# "how many" most often asks, rather than one of its parts
+TOTAL = re.compile(r"总计|总数|总共|一共|共计|合计|总量|总规模|\btotal\b", re.IGNORECASE)
 LATIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9.\-]{2,}")
 # a paragraph that is only a bold label ("**CIBench 中的提示词（Prompt in CIBench）**", "**评测结果**"):
 # it names what follows and states nothing
@@ -58,7 +61,7 @@ FEATURES = ["lex", "lex_own", "dense", "dense_own", "sec_rrf", "sec_top", "chunk
             "row_col", "row_name_col", "row_asked_number", "figure", "num_x_num", "why_x_cause", "how_x_means",
             "list_x_enum", "which_x_name", "cmp_x_multi", "title_cov", "novel", "first", "length",
             "caption_cov", "code", "overview", "how_x_overview", "why_x_overview", "why_x_row", "how_x_row",
-            "lead_cov", "dense_rr", "dense_own_rr", "lex_rr", "label"]
+            "lead_cov", "dense_rr", "dense_own_rr", "lex_rr", "label", "num_x_total"]
 
 
 @dataclass
@@ -109,6 +112,7 @@ class UnitFacts:
     length: float
     context_tokens: frozenset  # where it stands: the section's path and title, a paragraph's bold lead
     label: bool  # a bold label alone
+    total: bool
 
 
 def unit_facts(index: LoadedIndex, i: int) -> UnitFacts:
@@ -127,7 +131,8 @@ def unit_facts(index: LoadedIndex, i: int) -> UnitFacts:
             latin, bool(HAS_NUMBER.search(body)) and not u.figure, bool(CAUSE.search(u.text)), bool(MEANS.search(u.text)),
             bool(ENUM.search(u.text)), len(latin) >= 2 or len(re.findall(r"\d+(?:\.\d+)?", body)) >= 2,
             u.order[1:] == (0, 0) or (row and u.order[2] == 0), math.log1p(len(u.text)) / 6,
-            frozenset(tokenize(u.context)), u.kind == "sentence" and bool(LABEL_ONLY.fullmatch(u.raw)))
+            frozenset(tokenize(u.context)), u.kind == "sentence" and bool(LABEL_ONLY.fullmatch(u.raw)),
+            bool(TOTAL.search(u.text)))
     return f
 
 
@@ -174,7 +179,7 @@ def candidates(index: LoadedIndex, r: Retrieval, weighted: Weighted, q_vector: n
                 "why_x_overview": overview * qt.why, "why_x_row": float(qt.why and row), "how_x_row": float(qt.how and row),
                 # a paragraph's bold lead ("训练细节（Training Details）") says what its sentences are about
                 "lead_cov": 0.0 if row else coverage(weighted, uf.context_tokens - sec_title),
-                "label": float(uf.label),
+                "label": float(uf.label), "num_x_total": float(qt.numeric and uf.total and uf.has_number),
             }
             out.append(Candidate(i, u, sec, rank, toks, cov, np.array([f.get(k, 0.0) for k in FEATURES])))
     if q_vector is not None and index.unit_vectors is not None:

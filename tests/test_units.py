@@ -89,7 +89,9 @@ def test_the_weights_were_fitted_on_development_sets_only_and_cover_every_featur
     ("What is the KL divergence coefficient in PPO?", ["0.01"]),
     ("在线 RLHF 一共跑了几轮", ["三轮"]),
     # "InternLM2" alone is the report's subject: §3.3's "1.8B、7B 和 20B 模型…" is about it too
-    ("How many tokens was InternLM2 pre-trained on?", ["2.0T"]),
+    ("InternLM2 预训练用了多少 token？", ["2.0T"]),
+    # the sentence stating the total, not one of Table 4's rows
+    ("能力专项增强训练用的数据总共有多少个 token？", ["240 亿"]),
     # a line of a prompt in the appendix (a code block)
     ("In the MTBench judge prompt, what exact format must the rating be written in?", ["[[rating]]"]),
 ])
@@ -180,6 +182,14 @@ def test_a_chosen_sentence_brings_the_next_one_when_it_goes_on_about_it(answerer
     # a sentence that does not point back stays out
     first = next(c for c in ranked if c.unit.text.startswith("条件奖励模型是针对以往"))
     assert [c.unit.text for c in with_antecedents([first], ranked)] == [first.unit.text]
+
+
+def test_the_reports_subject_weighs_nothing_beside_other_terms():
+    from app.retrieval import Weighted
+
+    idf = {"internlm2": 0.3, "token": 2.0, "预训练": 1.5}
+    assert Weighted.of([["internlm2"], ["token"], ["预训练"]], idf).weights == [0.0, 2.0, 1.5]
+    assert Weighted.of([["internlm2"]], idf).weights == [0.3]
 
 
 @pytest.mark.parametrize("question", ["What is InternLM2?", "InternLM2 是什么？"])
