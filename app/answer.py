@@ -13,14 +13,14 @@ from typing import Iterator
 
 from ingest.keywords import CJK, query_groups
 from ingest.settings import Settings
-from ingest.units import POINTS_BACK, UnitRecord, clean
+from ingest.units import PARA_LEAD, POINTS_BACK, UnitRecord, clean
 
 from .index import IndexHandle
 from .retrieval import (ENTITY, MODEL_SIZE, Retrieval, Weighted, coverage, never_together, retrieve,
                         split_unknown, term_groups, unknown_names)
 from .scope import in_scope_probability, signals
 from .scope import load_weights as load_scope_weights
-from .selection import FEATURES, Candidate, QuestionType, candidates, load_weights, score
+from .selection import FEATURES, LABEL_ONLY, Candidate, QuestionType, candidates, load_weights, score
 from .tables import Extreme, extreme_asked, extreme_row, extreme_sentence, header_tokens, names_column, table_label
 
 CITE = re.compile(r"\[§\s*([0-9A](?:\.\d+)*)\s*\]")
@@ -228,6 +228,23 @@ def _context(index, best: Candidate) -> list[UnitRecord]:
             return para[lo:hi]
 
 
+OUTLINE_TITLE_COVERAGE = 0.5  # the question is about what the section's title names
+
+
+def outline(index, section: str, chosen: list[Candidate]) -> list[tuple[str, UnitRecord]]:
+    """The aspects a section treats in paragraphs of their own ("**数据构成** …", "**损失函数** …",
+    "**训练细节** …"): (the bold lead, the paragraph's first sentence) for each paragraph that none of
+    the chosen units is in; [] for a section with fewer than two."""
+    firsts = [index.units[i] for i in index.units_by_section.get(section, ())
+              if index.units[i].kind == "sentence" and index.units[i].order[2] == 0]
+    led = [(m.group(1).strip(" ：:"), u) for u in sorted(firsts, key=lambda u: u.order)
+           if (m := PARA_LEAD.match(u.raw)) and not LABEL_ONLY.fullmatch(u.raw) and not u.figure]
+    if len(led) < 2:
+        return []
+    have = {c.unit.order[:2] for c in chosen if c.unit.section == section}
+    return [(lead, u) for lead, u in led if u.order[:2] not in have]
+
+
 def extractive_answer(r: Retrieval, question: str, index) -> Extract:
     """The answer first (the sentences or rows that state the asked fact, cited), then the passage
     around the best one as a quotation."""
@@ -282,6 +299,15 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
         first = (f"According to §{sec.number} ({sec.title_en}): {parts[0]}"
                  + "".join(f"; see also {p}" for p in parts[1:]))
     text = first
+    # "how does <what the section is about> work" is answered by every aspect the section treats:
+    # the other aspects' first sentences
+    about_section = best.features[FEATURES.index("title_cov")] >= OUTLINE_TITLE_COVERAGE
+    if QuestionType.of(r.query).how and best.unit.kind == "sentence" and about_section:
+        items = [f"**{lead}**：{(u.text[len(lead):] if u.text.startswith(lead) else u.text).strip(' ：:。；;')}"
+                 for lead, u in outline(index, sec.number, chosen)]
+        if items:
+            text += (f"\n\n§{sec.number} 还讲到：" + "；".join(items) + "。" if zh
+                     else f"\n\n§{sec.number} also covers: " + "; ".join(items) + ".")
     around = [u for u in _context(index, best) if u.id not in {c.unit.id for c in chosen}]
     if around:
         quote = "".join(u.text for u in sorted([*around, best.unit], key=lambda u: u.order))  # Chinese text

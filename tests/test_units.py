@@ -165,6 +165,17 @@ def test_how_the_conditional_reward_model_is_trained_is_answered_from_its_own_se
     a = answerer.ask("COOL RLHF 的条件奖励模型是怎么训练的？")
     assert a.answerable
     assert "[§4.2.1]" in first_line(a.answer).split("；")[0], a.answer
+    # and names the other aspects the section treats in paragraphs of their own, each with its first sentence
+    assert "§4.2.1 还讲到：" in a.answer and "**训练细节（Training Details）**：在实验中" in a.answer, a.answer
+
+
+def test_the_outline_lists_the_led_paragraphs_the_answer_does_not_quote(answerer):
+    from app.answer import outline
+
+    index = answerer.handle.get()
+    leads = [lead for lead, _ in outline(index, "4.2.2", [])]
+    assert leads == ["快速路径（Fast Path）", "慢速路径（Slow Path）", "实现（Implementation）"]
+    assert outline(index, "4.1", []) == []  # no paragraph of its own per aspect
 
 
 def test_a_chosen_sentence_brings_the_next_one_when_it_goes_on_about_it(answerer):
