@@ -52,9 +52,10 @@ ENUM = re.compile(r"、|；|以及|包括|分别|：")
 # "how many" most often asks, rather than one of its parts
 TOTAL = re.compile(r"总计|总数|总共|一共|共计|合计|总量|总规模|\btotal\b", re.IGNORECASE)
 LATIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9.\-]{2,}")
+CODE_NAME = re.compile(r"\b(?:[A-Za-z]*[a-z][A-Z]\w*|[A-Za-z]+\d[\w.\-]*|[A-Z]{2,}\w*)")
 # a paragraph that is only a bold label ("**CIBench 中的提示词（Prompt in CIBench）**", "**评测结果**"):
 # it names what follows and states nothing
-LABEL_ONLY = re.compile(r"\s*\*\*[^*\n]+\*\*\s*[：:]?\s*")
+LABEL_ONLY = re.compile(r"\s*\*\*[^*\n]+\*\*\s*[：:]?\s*(?:［译注：[^］]*］\s*)?")  # a translator's note on it too
 
 # (a softmax over one question's candidates ignores anything constant per question: no "gap" features)
 FEATURES = ["lex", "lex_own", "dense", "dense_own", "sec_rrf", "sec_top", "chunk_hit", "row", "row_name",
@@ -122,7 +123,9 @@ def unit_facts(index: LoadedIndex, i: int) -> UnitFacts:
         u = index.units[i]
         row = u.kind == "row"
         body = " ".join(u.cells[1:]) if row else u.text
-        latin = frozenset(m.group(0).lower() for m in LATIN_NAME.finditer(u.text))
+        # in a prompt's English every word is Latin: there a name is one that looks like one ("IPythonInterpreter")
+        names = CODE_NAME if u.kind == "code" else LATIN_NAME
+        latin = frozenset(m.group(0).lower() for m in names.finditer(u.text))
         f = cache[i] = UnitFacts(
             frozenset(tokenize(u.cells[0])) if row else frozenset(),
             tuple(header_tokens(h, u.caption) for h in u.header[1:]) if row else (),

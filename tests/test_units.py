@@ -207,3 +207,15 @@ def test_the_reports_subject_weighs_nothing_beside_other_terms():
 def test_a_question_only_about_the_subject_is_still_answered(answerer, question):
     """"InternLM2" alone weighs nothing beside other terms; asked about alone, it is what is asked."""
     assert answerer.ask(question).answerable
+
+
+def test_a_prompt_lines_names_are_the_words_that_look_like_names():
+    from app.selection import CODE_NAME, LABEL_ONLY
+
+    def names(t):
+        return [m.group(0) for m in CODE_NAME.finditer(t)]
+
+    assert names("Action: The tool name, should be one of IPythonInterpreter.") == ["IPythonInterpreter"]
+    assert names("Action Input: The input to the tool that you want to use.") == []
+    # a translator's note on a bold label is about the label: the line still states nothing
+    assert LABEL_ONLY.fullmatch("**CIBench 中的提示词（Prompt in CIBench）** ［译注：原文小标题如此，下面是 MATH 中使用的提示词］")
