@@ -231,10 +231,12 @@ def _context(index, best: Candidate) -> list[UnitRecord]:
 OUTLINE_TITLE_COVERAGE = 0.5  # the question is about what the section's title names
 
 
-def outline(index, section: str, chosen: list[Candidate]) -> list[tuple[str, UnitRecord]]:
+def outline(index, section: str, chosen: list[Candidate], ranked: list[Candidate] | None = None
+            ) -> list[tuple[str, UnitRecord]]:
     """The aspects a section treats in paragraphs of their own ("**数据构成** …", "**损失函数** …",
-    "**训练细节** …"): (the bold lead, the paragraph's first sentence) for each paragraph that none of
-    the chosen units is in; [] for a section with fewer than two."""
+    "**训练细节** …"): (the bold lead, the paragraph's sentence that `ranked` puts first, else its
+    first sentence) for each paragraph that none of the chosen units is in; [] for a section with
+    fewer than two."""
     firsts = [index.units[i] for i in index.units_by_section.get(section, ())
               if index.units[i].kind == "sentence" and index.units[i].order[2] == 0]
     led = [(m.group(1).strip(" ：:"), u) for u in sorted(firsts, key=lambda u: u.order)
@@ -242,7 +244,11 @@ def outline(index, section: str, chosen: list[Candidate]) -> list[tuple[str, Uni
     if len(led) < 2:
         return []
     have = {c.unit.order[:2] for c in chosen if c.unit.section == section}
-    return [(lead, u) for lead, u in led if u.order[:2] not in have]
+    best: dict[tuple, UnitRecord] = {}
+    for c in ranked or []:
+        if c.unit.section == section and c.unit.kind == "sentence":
+            best.setdefault(c.unit.order[:2], c.unit)
+    return [(lead, best.get(u.order[:2], u)) for lead, u in led if u.order[:2] not in have]
 
 
 def extractive_answer(r: Retrieval, question: str, index) -> Extract:
@@ -304,7 +310,7 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
     about_section = best.features[FEATURES.index("title_cov")] >= OUTLINE_TITLE_COVERAGE
     if QuestionType.of(r.query).how and best.unit.kind == "sentence" and about_section:
         items = [f"**{lead}**：{(u.text[len(lead):] if u.text.startswith(lead) else u.text).strip(' ：:。；;')}"
-                 for lead, u in outline(index, sec.number, chosen)]
+                 for lead, u in outline(index, sec.number, chosen, ranked)]
         if items:
             text += (f"\n\n§{sec.number} 还讲到：" + "；".join(items) + "。" if zh
                      else f"\n\n§{sec.number} also covers: " + "; ".join(items) + ".")

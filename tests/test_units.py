@@ -165,8 +165,10 @@ def test_how_the_conditional_reward_model_is_trained_is_answered_from_its_own_se
     a = answerer.ask("COOL RLHF 的条件奖励模型是怎么训练的？")
     assert a.answerable
     assert "[§4.2.1]" in first_line(a.answer).split("；")[0], a.answer
-    # and names the other aspects the section treats in paragraphs of their own, each with its first sentence
-    assert "§4.2.1 还讲到：" in a.answer and "**训练细节（Training Details）**：在实验中" in a.answer, a.answer
+    # and names the other aspects the section treats in paragraphs of their own, each with its sentence
+    # that best answers the question
+    assert "§4.2.1 还讲到：" in a.answer, a.answer
+    assert "**训练细节（Training Details）**：按照 InstructGPT" in a.answer and "SFT 模型的权重初始化奖励模型" in a.answer
 
 
 def test_the_outline_lists_the_led_paragraphs_the_answer_does_not_quote(answerer):
