@@ -13,14 +13,14 @@ from typing import Iterator
 
 from ingest.keywords import CJK, query_groups
 from ingest.settings import Settings
-from ingest.units import PARA_LEAD, POINTS_BACK, UnitRecord, clean
+from ingest.units import LABEL_ONLY, PARA_LEAD, POINTS_BACK, UnitRecord, clean
 
 from .index import IndexHandle
 from .retrieval import (ENTITY, MODEL_SIZE, Retrieval, Weighted, coverage, never_together, retrieve,
                         split_unknown, term_groups, unknown_names)
 from .scope import in_scope_probability, signals
 from .scope import load_weights as load_scope_weights
-from .selection import FEATURES, LABEL_ONLY, Candidate, QuestionType, candidates, load_weights, score
+from .selection import FEATURES, Candidate, QuestionType, candidates, load_weights, score
 from .tables import Extreme, extreme_asked, extreme_row, extreme_sentence, header_tokens, names_column, table_label
 
 CITE = re.compile(r"\[§\s*([0-9A](?:\.\d+)*)\s*\]")
@@ -138,17 +138,17 @@ def choose(ranked: list[Candidate], weighted: Weighted, select: dict) -> list[Ca
 
 def with_antecedents(chosen: list[Candidate], ranked: list[Candidate]) -> list[Candidate]:
     """Each chosen sentence that points back ("为了解决这些问题，…", "我们将其默认值设为 0.02") gets the
-    sentence before it, in its paragraph or the one above."""
+    sentence before it, in its paragraph or the one above; and the next sentence of its paragraph joins
+    it when that one points back to it."""
     sentences = sorted((c for c in ranked if c.unit.kind == "sentence"), key=lambda c: (c.section.number, c.unit.order))
-    before = {c.unit.id: p for p, c in zip(sentences, sentences[1:]) if p.section.number == c.section.number}
+    pairs = [(p, c) for p, c in zip(sentences, sentences[1:]) if p.section.number == c.section.number]
+    before = {c.unit.id: p for p, c in pairs}
+    after = {p.unit.id: c for p, c in pairs if p.unit.order[:2] == c.unit.order[:2]}  # in its paragraph
     have = {c.unit.id for c in chosen}
     out = list(chosen)
-    # and the sentence after a chosen one, in its paragraph, that goes on about it ("参数 λ 是一个加权系数…"
-    # → "我们将其默认值设为 0.02")
-    after = {p.unit.id: c for p, c in zip(sentences, sentences[1:])
-             if p.section.number == c.section.number and p.unit.order[:2] == c.unit.order[:2]}
+    # the sentence after a chosen one that goes on about it ("参数 λ 是一个加权系数…" → "我们将其默认值设为 0.02")
     for c in chosen:
-        n = after.get(c.unit.id) if c.unit.kind == "sentence" else None
+        n = after.get(c.unit.id)  # sentences only
         if n is not None and n.unit.id not in have and POINTS_BACK.match(n.unit.text):
             out.append(n)
             have.add(n.unit.id)
@@ -306,7 +306,7 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
                  + "".join(f"; see also {p}" for p in parts[1:]))
     text = first
     # "how does <what the section is about> work" is answered by every aspect the section treats:
-    # the other aspects' first sentences
+    # the other aspects, each by its best-rated sentence
     about_section = best.features[FEATURES.index("title_cov")] >= OUTLINE_TITLE_COVERAGE
     if QuestionType.of(r.query).how and best.unit.kind == "sentence" and about_section:
         items = [f"**{lead}**：{(u.text[len(lead):] if u.text.startswith(lead) else u.text).strip(' ：:。；;')}"

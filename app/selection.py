@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.keywords import tokenize
-from ingest.units import UnitRecord
+from ingest.units import LABEL_ONLY, UnitRecord
 
 from .index import LoadedIndex
 from .ranking import section_info
@@ -53,9 +53,6 @@ ENUM = re.compile(r"、|；|以及|包括|分别|：")
 TOTAL = re.compile(r"总计|总数|总共|一共|共计|合计|总量|总规模|\btotal\b", re.IGNORECASE)
 LATIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9.\-]{2,}")
 CODE_NAME = re.compile(r"\b(?:[A-Za-z]*[a-z][A-Z]\w*|[A-Za-z]+\d[\w.\-]*|[A-Z]{2,}\w*)")
-# a paragraph that is only a bold label ("**CIBench 中的提示词（Prompt in CIBench）**", "**评测结果**"):
-# it names what follows and states nothing
-LABEL_ONLY = re.compile(r"\s*\*\*[^*\n]+\*\*\s*[：:]?\s*(?:［译注：[^］]*］\s*)?")  # a translator's note on it too
 
 # (a softmax over one question's candidates ignores anything constant per question: no "gap" features)
 FEATURES = ["lex", "lex_own", "dense", "dense_own", "sec_rrf", "sec_top", "chunk_hit", "row", "row_name",

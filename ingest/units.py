@@ -16,6 +16,9 @@ from .glossary import GLOSSARY, source_words
 MD_NOISE = re.compile(r"\*\*|`|</?u>")
 FIGURE_LINE = re.compile(r"^图\s*\d+")
 PARA_LEAD = re.compile(r"^\s*(?:[-*]|\d+\.)?\s*\*\*([^*\n]{2,60})\*\*")
+# a paragraph that is only a bold label ("**CIBench 中的提示词（Prompt in CIBench）**", "**评测结果**"):
+# it names what follows and states nothing
+LABEL_ONLY = re.compile(r"\s*\*\*[^*\n]+\*\*\s*[：:]?\s*(?:［译注：[^］]*］\s*)?")  # a translator's note on it too
 # a sentence that points back near its start ("为了解决这些问题，…", "我们将其默认值设为 0.02"): what
 # it speaks of is in the sentence before, which joins its context
 POINTS_BACK = re.compile(r"^.{0,16}?(?:其(?!他|中|余|实)|它|该|此(?!外|时)|这[些一种类样是会]|上述)")

@@ -153,7 +153,7 @@ def test_a_how_or_why_question_ranks_the_explaining_section_first(answerer, ques
 
 
 def test_a_bold_label_alone_is_marked_and_a_paragraph_lead_is_not():
-    from app.selection import LABEL_ONLY
+    from ingest.units import LABEL_ONLY
 
     assert LABEL_ONLY.fullmatch("**CIBench 中的提示词（Prompt in CIBench）**")
     assert LABEL_ONLY.fullmatch("**推理数据集（Reasoning Datasets）：**")
@@ -212,7 +212,8 @@ def test_a_question_only_about_the_subject_is_still_answered(answerer, question)
 
 
 def test_a_prompt_lines_names_are_the_words_that_look_like_names():
-    from app.selection import CODE_NAME, LABEL_ONLY
+    from app.selection import CODE_NAME
+    from ingest.units import LABEL_ONLY
 
     def names(t):
         return [m.group(0) for m in CODE_NAME.finditer(t)]
