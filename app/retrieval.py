@@ -134,10 +134,11 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
     # ("dropout", "license", "bread"), and that the English report never uses either ("libraries" is
     # in it, rendered 库); words the dictionary does not know are left to the evidence score
     vocabulary = source_vocabulary()
+    verbs = phrasal_verbs(question)
     for g in groups:
         word = g[0]
         if (re.fullmatch(r"[a-z][a-z\-]{2,}", word) and not any(t in index.idf for t in g)
-                and not is_phrasing(word) and uncovered(word, index.lexicon) and lemma(word) not in vocabulary
+                and not is_phrasing(word) and word not in verbs and uncovered(word, index.lexicon) and lemma(word) not in vocabulary
                 and not any(_FOLD.sub("", word) in _FOLD.sub("", n.lower()) for n in out)):
             out.append(word)
         # a Chinese noun the report never uses, none of whose meanings it renders (小时, 钱, 天气)
@@ -213,6 +214,18 @@ def is_phrasing(term: str) -> bool:
         tags = [p.flag for p in jieba.posseg.lcut(term)]
         return bool(tags) and all(f.startswith(ZH_PHRASING_POS) for f in tags)
     return bool(EN_PHRASING.match(term)) or term in EN_PHRASING_WORDS
+
+
+# "deal with", "cope with", "struggle with", "come up with": a word that can be a verb, before its particle
+PHRASAL = re.compile(r"\b([a-z]+)\s+(?:with|up|out|off|away|through)\b", re.IGNORECASE)
+
+
+def phrasal_verbs(question: str) -> set[str]:
+    """Words the question uses as the verb of a phrasal verb ("How does COOL RLHF deal with reward
+    hacking?"): they phrase the question, whether or not the dictionary also has them as nouns."""
+    from lemminflect import getAllLemmas  # noqa: PLC0415
+
+    return {w for w in (m.group(1).lower() for m in PHRASAL.finditer(question)) if "VERB" in getAllLemmas(w)}
 
 
 EN_PHRASING_WORDS = set(

@@ -220,6 +220,27 @@ def test_an_unknown_plain_word_that_is_the_topic_is_still_refused(answerer, ques
 
 
 @pytest.mark.parametrize("question, fact", [
+    # the verb of a phrasal verb ("deal with", "cope with") phrases the question even where the
+    # dictionary also has it as a noun ("a deal", "a cope") with no rendering in the report
+    ("How does COOL RLHF deal with reward hacking?", "奖励欺骗"),
+    ("How did they deal with duplicated documents?", "去重"),
+    ("How does COOL RLHF cope with reward hacking?", "奖励欺骗"),
+])
+def test_the_verb_of_a_phrasal_verb_is_no_reason_to_refuse(answerer, question, fact):
+    a = answerer.ask(question)
+    assert a.answerable and fact in a.answer, a.answer
+
+
+def test_phrasal_verbs():
+    from app.retrieval import phrasal_verbs
+
+    assert phrasal_verbs("How does COOL RLHF deal with reward hacking?") == {"deal"}
+    assert phrasal_verbs("Which benchmark does InternLM2 struggle with?") == {"struggle"}
+    assert phrasal_verbs("What dropout rate is used with AdamW?") == {"used"}
+    assert phrasal_verbs("Which dropout with AdamW?") == set()  # "dropout" is only a noun
+
+
+@pytest.mark.parametrize("question, fact", [
     # where the answer stands ("column") or what kind of thing it is ("vanilla"): never what is asked about
     ("Which model tops the LongBench summarization column?", "Table 15 (§5.2.6)"),
     ("What two practical problems with vanilla RLHF is COOL RLHF designed to tackle?", "奖励欺骗"),
