@@ -82,7 +82,7 @@ def retrieval_query(question: str, history: list[dict] | None) -> str:
     return question
 
 
-ENTITY = re.compile(r"[A-Za-z][A-Za-z0-9.\-]*\d[A-Za-z0-9.\-]*|[A-Za-z]*[A-Z][a-z]*[A-Z][A-Za-z]*")
+ENTITY = re.compile(r"[A-Za-z][A-Za-z0-9.\-]*\d[A-Za-z0-9.\-]*|[A-Za-z]*[A-Z][a-z]*[A-Z][A-Za-z]*(?:-[A-Z][A-Za-z]*)*")
 _FOLD = re.compile(r"[-_.\s]")
 ADJECTIVE_TAILS = {"based", "like", "style", "type", "level", "wise", "only", "free", "aware", "specific", "related",
                    "oriented", "scale", "sized", "size", "series", "family", "compatible"}
@@ -134,7 +134,7 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
     # ("dropout", "license", "bread"), and that the English report never uses either ("libraries" is
     # in it, rendered 库); words the dictionary does not know are left to the evidence score
     vocabulary = source_vocabulary()
-    verbs = phrasal_verbs(question)
+    verbs = question_verbs(question)
     for g in groups:
         word = g[0]
         if (re.fullmatch(r"[a-z][a-z\-]{2,}", word) and not any(t in index.idf for t in g)
@@ -150,8 +150,8 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
 
 NAME_TOKEN = re.compile(r"^(?=.*[a-z])(?=.*\d)")  # "gpt-4", "1.8b", "qwen-14b", "gsm8k", "32k"
 # words that say what kind of answer is wanted ("difference", "区别"), not what it is about
-ASKS_FOR = set("区别 差别 差异 不同 对比 比较 相比 异同 关系 difference differences compare comparison "
-               "compared versus".split()) | set(ROW_IMPLIED.split())  # a result is what a passage naming them gives
+ASKS_FOR = set("区别 差别 差异 不同 对比 比较 相比 异同 关系 之间 difference differences compare comparison "
+               "compared versus between".split()) | set(ROW_IMPLIED.split())  # a result is what a passage naming them gives
 
 
 def _has_name(name: str, parts: list[str], tokens: set[str]) -> bool:
@@ -218,14 +218,26 @@ def is_phrasing(term: str) -> bool:
 
 # "deal with", "cope with", "struggle with", "come up with": a word that can be a verb, before its particle
 PHRASAL = re.compile(r"\b([a-z]+)\s+(?:with|up|out|off|away|through)\b", re.IGNORECASE)
+# "How does InternLM2 fare on …", "What does the license say?": after the auxiliary and its subject
+# (one to four words), the bare verb, just before a preposition or the end of the clause
+AFTER_AUX = re.compile(r"\b(?:does|do|did|can|could|will|would|should)\s+((?:[\w.\-]+\s+){1,4}?)([a-z]+)"
+                       r"(?=\s+(?:on|in|at|against|for|to|by|under|over|across|from|into|versus|vs)\b|\s*(?:[?？.!,;]|$))",
+                       re.IGNORECASE)
+DETERMINERS = {"a", "an", "the", "this", "that", "these", "those", "its", "their", "any", "some", "each", "every"}
 
 
-def phrasal_verbs(question: str) -> set[str]:
-    """Words the question uses as the verb of a phrasal verb ("How does COOL RLHF deal with reward
-    hacking?"): they phrase the question, whether or not the dictionary also has them as nouns."""
+def question_verbs(question: str) -> set[str]:
+    """Words the question uses as its verb ("How does COOL RLHF deal with reward hacking?", "How does
+    InternLM2 fare on long-context benchmarks?"): they phrase the question, whether or not the
+    dictionary also has them as nouns ("a deal", "the fare")."""
     from lemminflect import getAllLemmas  # noqa: PLC0415
 
-    return {w for w in (m.group(1).lower() for m in PHRASAL.finditer(question)) if "VERB" in getAllLemmas(w)}
+    found = [m.group(1).lower() for m in PHRASAL.finditer(question)]
+    for m in AFTER_AUX.finditer(question):
+        before, word = m.group(1).split(), m.group(2).lower()
+        if before[-1].lower() not in DETERMINERS and word in getAllLemmas(word).get("VERB", ()):
+            found.append(word)  # the bare form: "does … fare", not "does … the fare"
+    return {w for w in found if "VERB" in getAllLemmas(w)}
 
 
 EN_PHRASING_WORDS = set(
@@ -367,7 +379,7 @@ CLASSIFIER = re.compile(r"^[道个条项种篇次每各该此]")
 
 
 def with_known_parts(groups: list[list[str]], index: LoadedIndex) -> list[list[str]]:
-    """A term the index has never seen also matches its parts that it has: "pre-RLHF" → rlhf,
+    """A term the index has never seen also matches its parts that it has: "MT-Bench" → mtbench, "pre-RLHF" → rlhf,
     "绝对值" → 绝对, "道题" / "每题" → 题 (a classifier before the noun). Not a word whose meanings
     the report never renders (天气 stays unknown: 天 is not the weather)."""
     idf = index.idf
@@ -388,6 +400,10 @@ def with_known_parts(groups: list[list[str]], index: LoadedIndex) -> list[list[s
                     if parts:
                         break
         elif re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)+", head):
+            joined = head.replace("-", "")
+            if joined in idf:  # "MT-Bench" is the report's MTBench: that term, written as the report does
+                out.append([joined, *g])
+                continue
             parts = [p for p in compound_parts(head) if len(p) >= 3 and p in idf and p not in STOPWORDS]
         out.append([*g, *parts] if parts else g)
     return out

@@ -220,24 +220,33 @@ def test_an_unknown_plain_word_that_is_the_topic_is_still_refused(answerer, ques
 
 
 @pytest.mark.parametrize("question, fact", [
-    # the verb of a phrasal verb ("deal with", "cope with") phrases the question even where the
+    # the question's verb ("deal with", "cope with", "does … fare on") phrases it even where the
     # dictionary also has it as a noun ("a deal", "a cope") with no rendering in the report
     ("How does COOL RLHF deal with reward hacking?", "奖励欺骗"),
     ("How did they deal with duplicated documents?", "去重"),
     ("How does COOL RLHF cope with reward hacking?", "奖励欺骗"),
+    ("How does InternLM2 fare on long-context benchmarks?", "§5.2.6"),
+    # "between" relates the names compared; no passage need hold the word with them
+    ("What's the difference between InternLM2-Chat-7B-SFT and InternLM2-Chat-7B?", "RLHF"),
+    # the report's MTBench, written with a hyphen
+    ("What does InternLM2-Chat-20B score on MT-Bench?", "7.9"),
 ])
-def test_the_verb_of_a_phrasal_verb_is_no_reason_to_refuse(answerer, question, fact):
+def test_how_a_question_is_phrased_or_spelled_is_no_reason_to_refuse(answerer, question, fact):
     a = answerer.ask(question)
     assert a.answerable and fact in a.answer, a.answer
 
 
-def test_phrasal_verbs():
-    from app.retrieval import phrasal_verbs
+def test_question_verbs():
+    from app.retrieval import question_verbs
 
-    assert phrasal_verbs("How does COOL RLHF deal with reward hacking?") == {"deal"}
-    assert phrasal_verbs("Which benchmark does InternLM2 struggle with?") == {"struggle"}
-    assert phrasal_verbs("What dropout rate is used with AdamW?") == {"used"}
-    assert phrasal_verbs("Which dropout with AdamW?") == set()  # "dropout" is only a noun
+    assert question_verbs("How does COOL RLHF deal with reward hacking?") == {"deal"}
+    assert question_verbs("Which benchmark does InternLM2 struggle with?") == {"struggle"}
+    assert question_verbs("How does InternLM2 fare on long-context benchmarks?") == {"fare"}
+    assert question_verbs("How does the reward model fare?") == {"fare"}
+    assert question_verbs("What dropout rate does InternLM2 use?") == {"use"}
+    assert question_verbs("Which dropout with AdamW?") == set()  # "dropout" is only a noun
+    assert "license" not in question_verbs("Does InternLM2 use a license?")  # after "a": a noun
+    assert "license" not in question_verbs("What license is InternLM2 released under?")
 
 
 @pytest.mark.parametrize("question, fact", [
