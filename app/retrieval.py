@@ -171,6 +171,8 @@ def never_together(question: str, index: LoadedIndex) -> list[str]:
     anchors: list[tuple[str, list[str]]] = []
     targets: list[tuple[str, set[str]]] = []
     for g in groups:
+        if g[0] in SUBJECT:  # every passage is about the report's subject, named or not (§3.2.1's 词表)
+            continue
         if NAME_TOKEN.match(g[0]):
             parts = compound_parts(g[0])  # not "gpt" + "4": every part must itself be a name
             anchors.append((g[0], parts if all(len(p) >= 2 and re.search(r"[a-z]", p) for p in parts) else []))

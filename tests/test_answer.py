@@ -230,6 +230,8 @@ def test_an_unknown_plain_word_that_is_the_topic_is_still_refused(answerer, ques
     ("What's the difference between InternLM2-Chat-7B-SFT and InternLM2-Chat-7B?", "RLHF"),
     # the report's MTBench, written with a hyphen
     ("What does InternLM2-Chat-20B score on MT-Bench?", "7.9"),
+    # the report's subject is what every passage is about, named there or not (§3.2.1 says "InternLM")
+    ("InternLM2 的词表有多大？", "§3.2.1"),
 ])
 def test_how_a_question_is_phrased_or_spelled_is_no_reason_to_refuse(answerer, question, fact):
     a = answerer.ask(question)
