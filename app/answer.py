@@ -164,6 +164,43 @@ def with_antecedents(chosen: list[Candidate], ranked: list[Candidate]) -> list[C
     return out
 
 
+# a paragraph a sentence ending in a colon can introduce: a list item or a displayed formula
+LIST_MARK = re.compile(r"^\s*(?:[-*]|\d+\.|[a-z]\))\s+")
+INTRODUCED = re.compile(rf"{LIST_MARK.pattern}|^\s*\$\$")
+INTRODUCES = ("：", ":")
+MAX_INTRODUCED, INTRODUCED_CHARS = 6, 400  # a list longer than that is the passage's, not the answer's
+
+
+def with_introduced(chosen: list[Candidate], ranked: list[Candidate]) -> tuple[list[Candidate], set[str]]:
+    """A chosen sentence that ends in a colon ("关于阈值设定，我们总结了两条经验：", "奖励模型的损失函数
+    为：") gets what it introduces: the first sentence of each list item or the formula after it.
+    Returns the units and the ids of those it added."""
+    sentences = sorted((c for c in ranked if c.unit.kind == "sentence"), key=lambda c: (c.section.number, c.unit.order))
+    at = {c.unit.id: k for k, c in enumerate(sentences)}
+    have = {c.unit.id for c in chosen}
+    out, added = list(chosen), set()
+    for c in chosen:
+        if c.unit.kind != "sentence" or not c.unit.text.endswith(INTRODUCES) or c.unit.id not in at:
+            continue
+        items, size = [], 0
+        for n in sentences[at[c.unit.id] + 1:]:
+            if n.section.number != c.section.number or n.unit.order[:2] == c.unit.order[:2]:
+                break
+            if n.unit.order[2] != 0:  # an item's later sentences
+                continue
+            if not INTRODUCED.match(n.unit.raw) or len(items) == MAX_INTRODUCED:
+                break
+            items.append(n)
+            size += len(n.unit.text)
+        if items and size <= INTRODUCED_CHARS:
+            for n in items:
+                if n.unit.id not in have:
+                    out.append(n)
+                    have.add(n.unit.id)
+                    added.add(n.unit.id)
+    return out, added
+
+
 # where a question asking two things splits: "…？GPT-3.5 呢？", "…, and what does DeepSpeed get?"
 PART_BREAK = re.compile(r"(?<=[？?；;])\s*(?=\S)|[，,]\s*(?:以及|还有|另外|同时|并且)|,?\s+and\s+(?=(?:what|how|which|who|why|when)\b)",
                         re.IGNORECASE)
@@ -266,6 +303,7 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
     ranked = score(cands, weights[mode])
     chosen = choose(ranked, weighted, weights["select"][mode])
     chosen = with_antecedents(_each_part(r, question, index, chosen, weighted, weights[mode]), ranked)
+    chosen, introduced = with_introduced(chosen, ranked)
     chosen, other_sizes = _asked_size(question, ranked, chosen, weighted)
     extreme = _table_extreme(index, question, ranked, weighted)
     if extreme is not None:  # "which model is best on X": the table's extreme row, not the likeliest row
@@ -290,8 +328,14 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
             if prev is not None:
                 adjacent = (prev.unit.kind == c.unit.kind == "sentence" and prev.unit.order[:2] == c.unit.order[:2]
                             and c.unit.order[2] - prev.unit.order[2] == 1)
-                body += ("" if zh else " ") if adjacent else ("……" if zh else " … ")
+                if c.unit.id in introduced:  # after its colon, or after the item before it
+                    body = body if prev.unit.text.endswith(INTRODUCES) else body.rstrip("。.；;") + ("；" if zh else "; ")
+                    body += " " if body.endswith(INTRODUCES) and c.unit.raw.lstrip().startswith("$$") else ""
+                else:
+                    body += ("" if zh else " ") if adjacent else ("……" if zh else " … ")
             said = render(c)
+            if c.unit.id in introduced:
+                said = LIST_MARK.sub("", said)
             if c.unit.kind == "row":
                 stated[c.unit.id] = said
             body += said

@@ -172,6 +172,40 @@ def test_a_second_sentence_is_quoted_when_it_says_what_the_best_one_lacks():
     assert "100" in answer and "80" in answer and "……" in answer
     assert "实验设置" not in answer
 
+def test_a_chosen_sentence_ending_in_a_colon_brings_what_it_introduces():
+    from app.answer import with_introduced
+    from app.retrieval import SectionHit
+    from app.selection import Candidate
+    from ingest.units import chunk_units
+
+    text = ("关于阈值设定，我们总结了两条经验：\n\n- 针对每个领域定制阈值。各领域不同。\n- 只关注边界样本。\n\n"
+            "总体而言，损失函数为：\n\n$$ L = L_{a} + L_{b} $$\n\n后记：这不是列表。\n\n另一段。")
+    chunk = {"id": "c", "kind": "text", "section": "9.9", "title_zh": "测试", "title_en": "Test", "path": "9.9 测试",
+             "text": text}
+    units = chunk_units(chunk)
+    sec = SectionHit("9.9", "测试", "Test", "9.9 测试", 1.0)
+    cands = [Candidate(i, u, sec, 0, frozenset(), 0.0, None) for i, u in enumerate(units)]
+    by_text = {c.unit.text: c for c in cands}
+    out, added = with_introduced([by_text["关于阈值设定，我们总结了两条经验："]], cands)
+    # each item's first sentence, not its later ones
+    assert [c.unit.text for c in out] == ["关于阈值设定，我们总结了两条经验：", "- 针对每个领域定制阈值。", "- 只关注边界样本。"]
+    assert added == {c.unit.id for c in out[1:]}
+    out, _ = with_introduced([by_text["总体而言，损失函数为："]], cands)
+    assert [c.unit.raw for c in out][1] == "$$ L = L_{a} + L_{b} $$"
+    out, added = with_introduced([by_text["后记：这不是列表。"]], cands)  # no colon at its end
+    assert len(out) == 1 and not added
+
+
+@pytest.mark.parametrize("question, fact", [
+    ("Which datasets are averaged to get the QA capability score in Figure 12?", "HellaSwag"),
+])
+def test_a_list_announced_by_the_chosen_sentence_is_on_the_first_line(answerer, question, fact):
+    from app.evaluation import first_line
+
+    line = first_line(answerer.ask(question).answer)
+    assert fact in line and "- " not in line, line
+
+
 def test_a_chosen_sentence_that_points_back_brings_the_sentence_it_points_to():
     from app.answer import with_antecedents
     from app.retrieval import SectionHit
