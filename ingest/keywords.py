@@ -164,6 +164,8 @@ def _query_groups(text: str) -> tuple[tuple[str, ...], ...]:
             lowered = re.sub(rf"\b{re.escape(phrase)}\b", " ", lowered)
     by_head = {g[0]: g for g in groups}
     compound: list[str] | None = None
+    # "多少条指令数据": the measure word only counts what follows (the report's "1000 万条" is one token)
+    lowered = COUNTED.sub(r"\1 ", lowered)
     for tok in tokenize(lowered):
         if compound is not None and tok in compound[1:] and tok not in by_head:
             continue  # "pre-training" → "pre", "training": alternatives of the compound, not new terms
@@ -190,6 +192,8 @@ def _query_groups(text: str) -> tuple[tuple[str, ...], ...]:
 
 
 SINGLE_CHAR_TERMS = set("层头轮步批表图")
+# after "多少" or "几" a measure word only counts the noun that follows (query side only)
+COUNTED = re.compile(r"(多少|几)[个条种项次位名篇份款家组类张道套支部台块件句段行]")
 
 
 def learned_renderings(word: str) -> list[str]:

@@ -239,3 +239,19 @@ def test_stand_for_only_phrases_a_question():
     from ingest.keywords import query_groups
 
     assert query_groups("What does COOL stand for in COOL RLHF?") == [["cool_rlhf"]]
+
+
+def test_a_measure_word_after_a_count_word_is_no_term():
+    from ingest.keywords import query_groups
+
+    # "多少条指令数据": 条 counts the data; the report writes "1000 万条", one token
+    assert query_groups("SFT 用了多少条指令数据？") == [["sft", "监督微调"], ["指令"], ["数据"]]
+    assert query_groups("20B 模型有几层") == [["20b"], ["模型"], ["层"]]  # 层 is what is asked: layers
+    assert ["条件奖励模型"] in query_groups("条件奖励模型有多少条数据")  # 条件 is no measure word
+
+
+def test_sft_data_count_is_answered_from_section_4_1(answerer):
+    from app.evaluation import first_line
+
+    line = first_line(answerer.ask("SFT 用了多少条指令数据？").answer)
+    assert "1000 万" in line and "§4.1" in line, line
