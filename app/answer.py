@@ -173,25 +173,33 @@ MAX_INTRODUCED, INTRODUCED_CHARS = 6, 400  # a list longer than that is the pass
 
 def with_introduced(chosen: list[Candidate], ranked: list[Candidate]) -> tuple[list[Candidate], set[str]]:
     """A chosen sentence that ends in a colon ("关于阈值设定，我们总结了两条经验：", "奖励模型的损失函数
-    为：") gets what it introduces: the first sentence of each list item or the formula after it.
-    Returns the units and the ids of those it added."""
-    sentences = sorted((c for c in ranked if c.unit.kind == "sentence"), key=lambda c: (c.section.number, c.unit.order))
-    at = {c.unit.id: k for k, c in enumerate(sentences)}
+    为：") gets what it introduces: the first sentence of each list item or the formula after it; a
+    prompt's line that does ("To use a tool, please response with the following format:"), the lines
+    after it up to the next blank one. Returns the units and the ids of those it added."""
+    ordered = sorted((c for c in ranked if c.unit.kind in ("sentence", "code")),
+                     key=lambda c: (c.section.number, c.unit.order))
+    at = {c.unit.id: k for k, c in enumerate(ordered)}
     have = {c.unit.id for c in chosen}
     out, added = list(chosen), set()
     for c in chosen:
-        if c.unit.kind != "sentence" or not c.unit.text.endswith(INTRODUCES) or c.unit.id not in at:
+        if not c.unit.text.endswith(INTRODUCES) or c.unit.id not in at:
             continue
-        items, size = [], 0
-        for n in sentences[at[c.unit.id] + 1:]:
-            if n.section.number != c.section.number or n.unit.order[:2] == c.unit.order[:2]:
+        items, size, last = [], 0, c
+        for n in ordered[at[c.unit.id] + 1:]:
+            if n.section.number != c.section.number or len(items) == MAX_INTRODUCED:
                 break
-            if n.unit.order[2] != 0:  # an item's later sentences
+            if c.unit.kind == "code":  # the next lines of its block (after a blank one), up to a blank line
+                step = n.unit.order[2] - last.unit.order[2]
+                if n.unit.kind != "code" or n.unit.chunk != c.unit.chunk or step > (2 if not items else 1):
+                    break
+            elif n.unit.kind != "sentence" or n.unit.order[:2] == c.unit.order[:2]:
+                break
+            elif n.unit.order[2] != 0:  # an item's later sentences
                 continue
-            if not INTRODUCED.match(n.unit.raw) or len(items) == MAX_INTRODUCED:
+            elif not INTRODUCED.match(n.unit.raw):
                 break
             items.append(n)
-            size += len(n.unit.text)
+            size, last = size + len(n.unit.text), n
         if items and size <= INTRODUCED_CHARS:
             for n in items:
                 if n.unit.id not in have:

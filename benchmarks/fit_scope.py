@@ -3,8 +3,8 @@
 Every question of the training sets that no hard rule refuses (a name the report never mentions,
 names never found together, a model size the passage is not about) is a sample: its scope signals,
 and whether it is in scope. A logistic regression (L2) gives the weights; the threshold is the one
-that refuses the most out-of-scope questions while at most MAX_FALSE_REFUSALS of the in-scope ones
-(hard rules included) are refused. The sealed set is never read.
+that decides the most questions right (out-of-scope refused minus in-scope refused) while at most
+MAX_FALSE_REFUSALS of the in-scope ones (hard rules included) are refused. The sealed set is never read.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/fit_scope.py --data data/fit-keyword [--write]
 """
@@ -71,21 +71,24 @@ def probabilities(w: np.ndarray, rows) -> list[float]:
 
 
 def threshold(w: np.ndarray, rows) -> float:
-    """Refuse the most out-of-scope questions that a threshold can while refusing at most
-    MAX_FALSE_REFUSALS of the in-scope ones; of the thresholds that do, the one halfway between the
-    likeliest out-of-scope question refused and the in-scope question just above it (the widest
-    margin on both sides: a higher one refuses in-scope questions for no out-of-scope one more)."""
+    """Of the thresholds that refuse at most MAX_FALSE_REFUSALS of the in-scope questions, those
+    that decide the most questions right (out-of-scope ones refused minus in-scope ones refused: a
+    threshold that refuses one more out-of-scope question at the price of fifteen in-scope ones is
+    not better); of those, the one halfway between the likeliest out-of-scope question refused and
+    the in-scope question just above it (the widest margin on both sides)."""
     p = probabilities(w, rows)
     inscope = [q for q, (_, ok) in zip(p, rows) if ok]
     oos = [q for q, (_, ok) in zip(p, rows) if not ok]
     allowed = [t for t in sorted(set(round(q + 1e-4, 4) for q in p) | {0.0})
                if sum(q < t for q in inscope) / len(inscope) <= MAX_FALSE_REFUSALS]
-    refused = {t: sum(q < t for q in oos) for t in allowed}
+    refused = {t: sum(q < t for q in oos) - sum(q < t for q in inscope) for t in allowed}
     most = max(refused.values())
     same = [t for t in allowed if refused[t] == most]
     low = min(same)  # just above the likeliest out-of-scope question still refused
-    nearest = min((q for q in inscope if q >= low), default=max(same))  # the in-scope question closest above
-    return round((low + min(nearest, max(same))) / 2, 4)
+    # the in-scope question closest above (no out-of-scope one lies between: refusing it too would
+    # have decided one more question right)
+    nearest = min((q for q in inscope if q >= low), default=low)
+    return round((low + nearest) / 2, 4)
 
 
 def rates(w: np.ndarray, t: float, rows) -> str:

@@ -109,7 +109,7 @@ GLOSSARY: dict[str, list[str]] = {
     # RLHF
     "reward": ["奖励"], "reward model": ["奖励模型"], "preference": ["偏好"], "preferences": ["偏好"],
     "pair": ["对"], "pairs": ["对"], "conditional": ["条件"], "condition": ["条件"], "prompt": ["提示词"],
-    "prompts": ["提示词"], "system prompt": ["系统提示词"], "penalty": ["惩罚"], "ranking": ["排序", "排名"],
+    "prompts": ["提示词"], "system prompt": ["系统提示词"], "user prompt": ["用户提示词"], "penalty": ["惩罚"], "ranking": ["排序", "排名"],
     "focal": ["焦点"], "barrier": ["障碍"], "logarithmic": ["对数"], "hacking": ["欺骗"],
     "reward hacking": ["奖励欺骗"], "critic": ["评论家"], "actor": ["策略模型"], "policy": ["策略"],
     "reference": ["参考"], "online": ["在线"], "fast path": ["快速路径"], "slow path": ["慢速路径"],

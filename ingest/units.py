@@ -20,8 +20,10 @@ PARA_LEAD = re.compile(r"^\s*(?:[-*]|\d+\.)?\s*\*\*([^*\n]{2,60})\*\*")
 # it names what follows and states nothing
 LABEL_ONLY = re.compile(r"\s*\*\*[^*\n]+\*\*\s*[：:]?\s*(?:［译注：[^］]*］\s*)?")  # a translator's note on it too
 # a sentence that points back near its start ("为了解决这些问题，…", "我们将其默认值设为 0.02"): what
-# it speaks of is in the sentence before, which joins its context
-POINTS_BACK = re.compile(r"^.{0,16}?(?:其(?!他|中|余|实)|它|该|此(?!外|时)|这[些一种类样是会]|上述)")
+# it speaks of is in the sentence before, which joins its context; so does "其中…" opening a sentence
+# ("图 19：CIBench 中使用的提示词。其中包括系统提示词…")
+POINTS_BACK = re.compile(r"^(?:其中|.{0,16}?(?:其(?!他|中|余|实)|它|该|此(?!外|时)|这[些一种类样是会]|上述))")
+PROMPT_PART = re.compile(r"(?:[A-Z][\w\-]*\s+){0,2}Prompt\s*:")  # "System Prompt:", "Few-shot Prompt:"
 PARAGRAPHS = re.compile(r"\n\n|\n(?=\s*(?:[-*]|\d+\.)\s)")  # blank lines; each list item is its own
 # a table row *is* a score/result: words that ask for one are satisfied by the row itself
 ROW_IMPLIED = "得分 分数 结果 成绩 表现 性能 分 score scores result results performance accuracy"
@@ -140,11 +142,14 @@ def chunk_units(chunk: dict, before: str = "") -> list[UnitRecord]:
     elif chunk["kind"] == "code":
         paras = [p for p in PARAGRAPHS.split(before) if p.strip()]
         caption = " ".join(clean(p) for p in paras[-2:])[-300:]
+        part_of = ""  # the prompt part a line is in ("System Prompt:", "User Prompt:"), with its Chinese terms
         for li, line in enumerate(chunk["text"].splitlines()):
             text = line.strip()
+            if PROMPT_PART.fullmatch(text):
+                part_of = f"{text.rstrip(':')} {' '.join(glossary_renderings(text))}"
             if len(text) >= 6 and not text.startswith(("```", "~~~")):
                 out.append(UnitRecord(_uid(section, f"{chunk['id']}:{li}:{line}"), section, chunk["id"], "code",
-                                      text, line, (part, 0, li), f"{context} {caption}".strip(), caption))
+                                      text, line, (part, 0, li), f"{context} {caption} {part_of}".strip(), caption))
     return out
 
 
@@ -167,7 +172,7 @@ def corpus_units(chunks: list[dict]) -> list[UnitRecord]:
 
 UNITS_FILE, VECTORS_FILE, OWN_VECTORS_FILE = "units.jsonl", "units.npy", "units-own.npy"
 # bump when segmentation or what is embedded changes: the index fingerprint includes it
-UNITS_VERSION = "units-7"
+UNITS_VERSION = "units-8"
 
 
 def write_units(vdir, units: list[UnitRecord], tokens: list[list[str]], own_tokens: list[list[str]],

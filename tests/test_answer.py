@@ -194,6 +194,13 @@ def test_a_chosen_sentence_ending_in_a_colon_brings_what_it_introduces():
     assert [c.unit.raw for c in out][1] == "$$ L = L_{a} + L_{b} $$"
     out, added = with_introduced([by_text["后记：这不是列表。"]], cands)  # no colon at its end
     assert len(out) == 1 and not added
+    # a prompt's line: the lines after it (past one blank line) up to the next blank one
+    code = {**chunk, "id": "k", "kind": "code",
+            "text": "```text\nTo use a tool, use this format:\n\nThought: think\nAction: the tool\n\nResponse: later\n```"}
+    lines = chunk_units(code)
+    cands = [Candidate(i, u, sec, 0, frozenset(), 0.0, None) for i, u in enumerate(lines)]
+    out, added = with_introduced([cands[0]], cands)
+    assert [c.unit.text for c in out] == ["To use a tool, use this format:", "Thought: think", "Action: the tool"]
 
 
 @pytest.mark.parametrize("question, fact", [

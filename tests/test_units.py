@@ -50,6 +50,21 @@ def test_code_block_lines_are_units_that_carry_the_caption_before_them():
     assert "图 3" in first.context
 
 
+def test_a_prompt_line_carries_the_part_of_the_prompt_it_is_in():
+    text = "```text\nSystem Prompt:\nYou are an assistant.\n\nUser Prompt:\n{Question}. Please use {modules} modules.\n```"
+    units = chunk_units({**CODE_CHUNK, "text": text}, "图 19：CIBench 中使用的提示词。")
+    by_text = {u.text: u for u in units}
+    assert "System Prompt" in by_text["You are an assistant."].context
+    user = by_text["{Question}. Please use {modules} modules."].context
+    assert "User Prompt" in user and "用户提示词" in user and "System Prompt" not in user  # with its Chinese term
+
+
+def test_a_sentence_opening_with_qizhong_points_back():
+    chunk = {**TEXT_CHUNK, "text": "图 19：CIBench 中使用的提示词。其中包括系统提示词以及用户提示词。"}
+    caption, rest = chunk_units(chunk)
+    assert "CIBench" in rest.context and "CIBench" not in caption.context
+
+
 def test_a_sentence_in_two_overlapping_chunks_is_one_unit():
     again = {**TEXT_CHUNK, "id": "c3", "part": 2}
     assert len(corpus_units([TEXT_CHUNK, again])) == len(chunk_units(TEXT_CHUNK))
