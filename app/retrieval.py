@@ -122,6 +122,11 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
         seen.add(key)
         if key in index.folded_vocab or key + "s" in index.folded_vocab:
             continue
+        # "InternLM2-1.8B", "InternLM2-Chat-1.8B": the report's subject in a variant whose every part
+        # it names ("1.8B 模型") is one of its models, whether or not it writes the whole name
+        subject, _, variant = name.lower().partition("-")
+        if subject in SUBJECT and variant and all(_FOLD.sub("", p) in index.folded_vocab for p in variant.split("-")):
+            continue
         # "cl100k-based", "LLaMA-like": a known name made an adjective is not a new name
         head, _, tail = name.lower().rpartition("-")
         if head and tail in ADJECTIVE_TAILS and _FOLD.sub("", head) in index.folded_vocab:

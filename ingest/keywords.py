@@ -65,6 +65,8 @@ STOPWORDS = set(
     # question words: they say what is asked, not what it is about
     "多少 一共 总共 几 几个 几种 几轮 哪 哪些 哪几 哪几个 哪个 哪种 啥 为啥 咋 怎么样 多大 多长 多久 "
     "分别 大概 大约 具体 主要 用的 有何 么 吧 呀 还是 或者 其中 里面 时候 能够 需要 要 做 得到 达到 "
+    # what kind of name is asked for: the report gives it in brackets ("COOL RLHF（条件在线 RLHF，…）")
+    "全称 全名 英文全称 中文全称 简称 缩写 "
     "they their them theirs it's what's whats which's get gets got number value values kind "
     "called name named main mainly give given tell me please does did do done any some there "
     # common English function words and question phrasing
@@ -165,7 +167,7 @@ def _query_groups(text: str) -> tuple[tuple[str, ...], ...]:
     by_head = {g[0]: g for g in groups}
     compound: list[str] | None = None
     # "多少条指令数据": the measure word only counts what follows (the report's "1000 万条" is one token)
-    lowered = COUNTED.sub(r"\1 ", lowered)
+    lowered = NAME_ASKED.sub(" ", COUNTED.sub(r"\1 ", lowered))
     for tok in tokenize(lowered):
         if compound is not None and tok in compound[1:] and tok not in by_head:
             continue  # "pre-training" → "pre", "training": alternatives of the compound, not new terms
@@ -193,6 +195,9 @@ def _query_groups(text: str) -> tuple[tuple[str, ...], ...]:
 
 SINGLE_CHAR_TERMS = set("层头轮步批表图")
 # after "多少" or "几" a measure word only counts the noun that follows (query side only)
+# "What is COOL RLHF short for?", "the full name of GQA": what kind of name is asked for (the report
+# gives it in brackets), like 全称 and 缩写 (STOPWORDS)
+NAME_ASKED = re.compile(r"\b(?:short|stands?) for\b|\bfull (?:name|form)s?\b|\babbreviat\w*|\bacronyms?\b")
 COUNTED = re.compile(r"(多少|几)[个条种项次位名篇份款家组类张道套支部台块件句段行]")
 
 

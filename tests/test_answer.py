@@ -273,6 +273,9 @@ def test_an_unknown_plain_word_that_is_the_topic_is_still_refused(answerer, ques
     ("What does InternLM2-Chat-20B score on MT-Bench?", "7.9"),
     # the report's subject is what every passage is about, named there or not (§3.2.1 says "InternLM")
     ("InternLM2 的词表有多大？", "§3.2.1"),
+    # one of its models by a name the report never writes whole (it says "1.8B" in Table 3)
+    ("InternLM2-1.8B 的学习率", "3e-4"),
+    ("COOL RLHF 的全称是什么？", "条件在线 RLHF"),
 ])
 def test_how_a_question_is_phrased_or_spelled_is_no_reason_to_refuse(answerer, question, fact):
     a = answerer.ask(question)

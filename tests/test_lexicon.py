@@ -255,3 +255,12 @@ def test_sft_data_count_is_answered_from_section_4_1(answerer):
 
     line = first_line(answerer.ask("SFT 用了多少条指令数据？").answer)
     assert "1000 万" in line and "§4.1" in line, line
+
+
+def test_asking_for_a_full_name_only_phrases_a_question():
+    from ingest.keywords import query_groups
+
+    # the report gives the full name in brackets and never says 全称: the word must not weigh most
+    assert query_groups("COOL RLHF 的全称是什么？") == [["cool_rlhf"]]
+    assert query_groups("What is COOL RLHF short for?") == [["cool_rlhf"]]
+    assert query_groups("What is the full name of COOL RLHF?") == [["cool_rlhf"]]
