@@ -296,6 +296,24 @@ def outline(index, section: str, chosen: list[Candidate], ranked: list[Candidate
     return [(lead, best.get(u.order[:2], u)) for lead, u in led if u.order[:2] not in have]
 
 
+def best_run_first(cs: list[Candidate], best: Candidate) -> list[Candidate]:
+    """One section's chosen units in reading order, split into runs of neighbours (the same or the
+    next paragraph: a sentence and the one it points back to, a colon and its list), with the best
+    unit's run first: the asked fact opens the answer, not a weaker unit that stands before it."""
+    cs = sorted(cs, key=lambda c: c.unit.order)
+    runs: list[list[Candidate]] = []
+    for c in cs:
+        prev = runs[-1][-1].unit.order if runs else None
+        near = prev is not None and c.unit.order[0] == prev[0] and c.unit.order[1] - prev[1] <= 1 \
+            and not (c.unit.kind == "row" and c.unit.order[1] == 0 and c.unit.order[2] - prev[2] > 1)
+        if near:
+            runs[-1].append(c)
+        else:
+            runs.append([c])
+    runs.sort(key=lambda run: best not in run)  # stable: the rest stay in reading order
+    return [c for run in runs for c in run]
+
+
 def extractive_answer(r: Retrieval, question: str, index) -> Extract:
     """The answer first (the sentences or rows that state the asked fact, cited), then the passage
     around the best one as a quotation."""
@@ -330,7 +348,7 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
     parts = []
     stated: dict[str, str] = {}  # each table row as the first line states it (the LLM gets it so too)
     for number, cs in by_section.items():
-        cs.sort(key=lambda c: c.unit.order)
+        cs = best_run_first(cs, best)
         body = ""
         for prev, c in zip([None, *cs], cs):
             if prev is not None:

@@ -213,6 +213,23 @@ def test_a_list_announced_by_the_chosen_sentence_is_on_the_first_line(answerer, 
     assert fact in line and "- " not in line, line
 
 
+def test_the_best_units_run_opens_the_answer():
+    from app.answer import best_run_first
+    from app.retrieval import SectionHit
+    from app.selection import Candidate
+    from ingest.units import chunk_units
+
+    text = "奖励模型从 SFT 模型初始化。\n\n损失函数如下。\n\n它的上下文很长。最大上下文长度设为 8192。"
+    chunk = {"id": "c", "kind": "text", "section": "9.9", "title_zh": "测试", "title_en": "Test", "path": "9.9 测试",
+             "text": text}
+    units = chunk_units(chunk)
+    sec = SectionHit("9.9", "测试", "Test", "9.9 测试", 1.0)
+    init, loss, before, best = [Candidate(i, u, sec, 0, frozenset(), 0.0, None) for i, u in enumerate(units)]
+    # the best unit and the sentence before it in its paragraph first, then the rest in reading order
+    assert best_run_first([init, best, before], best) == [before, best, init]
+    assert best_run_first([init, loss], init) == [init, loss]  # neighbouring paragraphs: one run
+
+
 def test_a_chosen_sentence_that_points_back_brings_the_sentence_it_points_to():
     from app.answer import with_antecedents
     from app.retrieval import SectionHit
