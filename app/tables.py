@@ -81,6 +81,9 @@ def _value(cell: str) -> float | None:
 AVERAGE_ASKED = re.compile(r"平均|总分|均分|\b(?:overall|average|mean)\b", re.IGNORECASE)
 
 
+TOTAL_ROW = re.compile(r"^\s*(?:总计|合计|总和|共计|total|sum)\b", re.IGNORECASE)
+
+
 def extreme_row(table: list[UnitRecord], weighted_groups: list[tuple[list[str], float]], direction: int,
                 question: str = "") -> Extreme | None:
     """The row with the extreme value in the column the question names best (by the weight of the
@@ -100,13 +103,18 @@ def extreme_row(table: list[UnitRecord], weighted_groups: list[tuple[list[str], 
             best_col, best_w = j, w
     if best_col is None:
         return None
-    rows = [u for u in table if len(u.cells) > best_col]
+    # a total row ("总计（Total）") sums the others: it is none of the things compared
+    rows = [u for u in table if len(u.cells) > best_col and not TOTAL_ROW.match(u.cells[0])]
     # a row is its name and its group row ("∼7B 模型"): what its context holds beyond the table's place
     toks = {u.id: set(tokenize(f"{u.cells[0]} {u.context}")) for u in rows}
     common = set.intersection(*toks.values()) if toks else set()
-    # narrow to the rows the question names ("7B", "Chat"), when it names some rows but not all
+    # narrow to the rows the question names ("7B", "Chat"), when it names some rows but not all; not
+    # by what the caption says of every row ("base" in "the 13-20B base group" of 基座模型的比较)
+    caption = set(tokenize(table[0].caption))
     for group, _ in weighted_groups:
         g = set(group)
+        if g & caption:
+            continue
         named = [u for u in rows if g & (toks[u.id] - common)]
         if 0 < len(named) < len(rows):
             rows = named

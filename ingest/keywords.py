@@ -88,10 +88,15 @@ NOT_NAMES = {"table", "figure", "fig", "section", "sec", "eq", "equation", "top"
 
 LATIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-_/∼~]*[A-Za-z0-9+]|[A-Za-z0-9]")
 SEPARATORS = re.compile(r"[-_/+∼~]+")
+RANGE = re.compile(r"(\d)\s*[∼~～〜–—]\s*(\d+(?:\.\d+)?[BKMT]\b)", re.IGNORECASE)  # a range of sizes ("13∼20B 模型")
 NUMBERLIKE = re.compile(r"[\d.]+(?:e-?\d+)?[a-z%]*")
 CJK = re.compile(r"[\u4e00-\u9fff]+")
 # a symbol with a subscript, as the report writes it in LaTeX ($W_k$, $S_1$): readers type "Wk", "S1"
 SUBSCRIPTED = re.compile(r"[a-z]{1,2}_[a-z0-9]{1,2}")
+
+
+# bump when how text is cut changes beyond the patterns and lists below
+TOKENIZER_RULES = "ranges-as-hyphens"
 
 
 def tokenizer_fingerprint() -> str:
@@ -101,7 +106,7 @@ def tokenizer_fingerprint() -> str:
 
     from .glossary import GLOSSARY, ZH_HINTS
 
-    parts = [SUBSCRIPTED.pattern, sorted(ABBREVIATIONS.items()), PHRASES, ZH_TERMS, sorted(STOPWORDS), sorted(SINGLE_CHAR_TERMS), sorted(NOT_NAMES), sorted(GREEK.items()),
+    parts = [TOKENIZER_RULES, RANGE.pattern, SUBSCRIPTED.pattern, sorted(ABBREVIATIONS.items()), PHRASES, ZH_TERMS, sorted(STOPWORDS), sorted(SINGLE_CHAR_TERMS), sorted(NOT_NAMES), sorted(GREEK.items()),
              sorted(GLOSSARY.items()), sorted(ZH_HINTS.items())]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
 
@@ -234,6 +239,7 @@ GREEK = {c: f" {name} " for c, name in zip(
 def tokenize(text: str) -> list[str]:
     """Tokens for BM25 (lower-cased, stopwords removed, duplicates kept)."""
     _init_jieba()
+    text = RANGE.sub(r"\1-\2", text)  # "13∼20B" as a reader types it: "13-20B"
     text, tokens = _phrase_tokens(with_abbreviations(text.translate(str.maketrans(GREEK))))
     for m in re.finditer(r"[\u4e00-\u9fff]+|[^\u4e00-\u9fff]+", text):
         run = m.group(0)

@@ -264,3 +264,10 @@ def test_asking_for_a_full_name_only_phrases_a_question():
     assert query_groups("COOL RLHF 的全称是什么？") == [["cool_rlhf"]]
     assert query_groups("What is COOL RLHF short for?") == [["cool_rlhf"]]
     assert query_groups("What is the full name of COOL RLHF?") == [["cool_rlhf"]]
+
+
+def test_a_range_of_sizes_is_written_as_a_reader_types_it():
+    from ingest.keywords import tokenize
+
+    assert "13-20b" in tokenize("13∼20B 模型") and "13-20b" in tokenize("13~20B models")
+    assert {"1e-5", "5e-6"} <= set(tokenize("学习率从 1e-5 ~ 5e-6"))  # numbers, not sizes: left alone

@@ -43,6 +43,25 @@ def test_the_question_narrows_the_rows_by_name_or_group():
     assert [u.cells[0] for u in e.rows] == ["ChatGLM3-6B"] and e.compared == 2
 
 
+def test_a_range_as_a_reader_types_it_narrows_to_its_group():
+    from ingest.keywords import query_groups
+
+    (group,) = [g for g in query_groups("Which model is worst on GSM8K among the 13-20B models?") if "13-20b" in g]
+    e = extreme_row(chunk_units(TABLE), [(group, 2.0), (["gsm8k"], 3.0)], -1)  # the table writes 13∼20B
+    assert [u.cells[0] for u in e.rows] == ["Llama2-13B"] and e.compared == 2
+
+
+def test_what_the_caption_says_of_every_row_does_not_narrow_and_a_total_row_is_no_candidate():
+    table = {**TABLE, "text": "表 4：增强训练的数据详情。\n| 类别 | 占比（%） |\n|---|---|\n| 检索得到的 STEM 数据 | 65 |\n"
+                                "| 精选高质量数据 | 26 |\n| 预训练代码 | 9 |\n| 总计（Total） | 100 |"}
+    rows = chunk_units(table)
+    # "数据" is in the caption: every row is data, whether or not its name says so
+    e = extreme_row(rows, [(["数据"], 1.0), (["占比"], 3.0)], -1)
+    assert [u.cells[0] for u in e.rows] == ["预训练代码"] and e.compared == 3
+    e = extreme_row(rows, [(["占比"], 3.0)], 1)
+    assert [u.cells[0] for u in e.rows] == ["检索得到的 STEM 数据"]  # not the total
+
+
 def test_a_chinese_question_finds_the_column_as_the_rows_do():
     """总分/平均分 name an "Avg." column, and a Chinese word inside a header's names it (层 in 层数)."""
     table = {**TABLE, "text": "表 8：测试。\n| 模型 | 层数 | Avg. |\n|---|---|---|\n| A-7B | 32 | 50.1 |\n"
