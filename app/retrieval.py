@@ -67,19 +67,44 @@ class Retrieval:
 
 
 def retrieval_query(question: str, history: list[dict] | None) -> str:
-    """Add the previous user question when this one is a short follow-up."""
+    """With the previous user question when this one is a follow-up: it points back ("那 20B 的呢？",
+    "Why does InternLM2 use it?") or asks one bare thing ("用了多少数据？"). A follow-up that only swaps
+    a size or a count ("那 7B 的呢？", "And with 8 GPUs?") asks the previous question with it swapped."""
     if not history:
         return question
     prev = [m["content"] for m in history if m.get("role") == "user" and m.get("content")]
     if not prev:
         return question
-    if ANAPHORA.search(question.strip()) or not query_groups(question):
-        previous = prev[-1]
-        sizes = [m.group(0) for m in MODEL_SIZE.finditer(question)]
-        if len(sizes) == 1:  # "那 20B 的呢？" after a 7B question: ask the same about 20B
-            previous = MODEL_SIZE.sub(sizes[0], previous)
-        return f"{previous} {question}"
-    return question
+    if len(prev) > 1:  # the previous question as it was understood: "MATH 呢？" after "那 7B 的呢？"
+        prev = [retrieval_query(prev[-1], [{"role": "user", "content": p} for p in prev[-4:-1]])]
+    groups = query_groups(question)
+    bare = len(groups) <= 1 and not ENTITY.search(question)
+    if not (ANAPHORA.search(question.strip()) or POINTS_BACK_EN.search(question) or bare):
+        return question
+    previous = swapped(prev[-1], question)
+    if previous != prev[-1] and all(any(t in set(tokenize(previous)) for t in g) for g in groups):
+        return previous  # nothing asked beyond the swap
+    return f"{previous} {question}"
+
+
+# a pronoun anywhere that stands for what the previous question named (not "they": the authors)
+POINTS_BACK_EN = re.compile(r"\b(?:it|its|this|these|those)\b", re.IGNORECASE)
+# a count and what it counts: "1024 张 GPU", "8 GPUs", "7B"
+COUNT = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s?([A-Za-z]+|[\u4e00-\u9fff])")
+
+
+def swapped(previous: str, question: str) -> str:
+    """The previous question with the follow-up's count put in place of the one of the same kind:
+    "InternLM2-Chat-7B 在 GSM8K 上…" + "那 20B 的呢？"; "… on 1024 GPUs?" + "And with 8 GPUs?"."""
+    sizes = [m.group(0) for m in MODEL_SIZE.finditer(question)]
+    if len(sizes) == 1:
+        return MODEL_SIZE.sub(sizes[0], previous)
+    counts = [(m.group(1), m.group(2).lower().rstrip("s")) for m in COUNT.finditer(question)]
+    if len(counts) == 1:
+        number, unit = counts[0]
+        return COUNT.sub(lambda m: f"{number} {m.group(2)}" if m.group(2).lower().rstrip("s") == unit else m.group(0),
+                         previous)
+    return previous
 
 
 ENTITY = re.compile(r"[A-Za-z][A-Za-z0-9.\-]*\d[A-Za-z0-9.\-]*|[A-Za-z]*[A-Z][a-z]*[A-Z][A-Za-z]*(?:-[A-Z][A-Za-z]*)*")

@@ -88,6 +88,33 @@ def test_follow_up_uses_history(answerer):
     assert a.answerable and a.citations[0].section == "5.2.3" and "79.6" in a.answer
 
 
+def test_a_follow_up_that_swaps_a_count_asks_the_previous_question_with_it():
+    def user(*qs):
+        return [m for q in qs for m in ({"role": "user", "content": q}, {"role": "assistant", "content": "……"})]
+
+    # only the swap: the previous question, swapped, and nothing else to weigh
+    assert retrieval_query("那 7B 的呢？", user("InternLM2-Chat-20B 在 GSM8K 上的得分？")) == "InternLM2-Chat-7B 在 GSM8K 上的得分？"
+    assert retrieval_query("And with 8 GPUs?", user("What is the MFU of InternEvo on 1024 GPUs?")) == \
+        "What is the MFU of InternEvo on 8 GPUs?"
+    assert retrieval_query("那 8 张 GPU 呢？", user("InternEvo 在 1024 张 GPU 上的 MFU 是多少？")) == "InternEvo 在 8 张 GPU 上的 MFU 是多少？"
+    # a chain: the previous question as it was understood
+    assert retrieval_query("MATH 呢？", user("InternLM2-Chat-20B 在 GSM8K 上的得分？", "那 7B 的呢？")) == \
+        "InternLM2-Chat-7B 在 GSM8K 上的得分？ MATH 呢？"
+    # one bare thing asked, or a pronoun for what the previous question named; not "they" (the authors)
+    assert retrieval_query("用了多少数据？", user("COOL RLHF 的条件奖励模型是怎么训练的？")).startswith("COOL RLHF")
+    assert retrieval_query("Why does InternLM2 use it?", user("What is GQA?")).startswith("What is GQA?")
+    assert retrieval_query("What batch size did they use for SFT?", user("What is GQA?")) == \
+        "What batch size did they use for SFT?"
+    assert retrieval_query("预训练用了多少数据？", user("COOL RLHF 的条件奖励模型是怎么训练的？")) == "预训练用了多少数据？"
+
+
+def test_and_with_8_gpus_answers_the_8_gpu_figure(answerer):
+    history = [{"role": "user", "content": "What is the MFU of InternEvo on 1024 GPUs?"},
+               {"role": "assistant", "content": "……53%……"}]
+    a = answerer.ask("And with 8 GPUs?", history)
+    assert "64%" in a.answer.splitlines()[0], a.answer
+
+
 def test_citation_filter_drops_invented_sections_across_chunk_boundaries():
     f = CitationFilter({"4.1", "2.1"})
     stream = ["学习率为 4e-5 [", "§4.", "1]，MFU 见 [§2.1]", "，另见 [§9.9] 与 [注1] 和 [§", "A.3]。"]
