@@ -45,6 +45,9 @@ Q_COMPARE = re.compile(r"比较|相比|对比|区别|差异|高于|低于|更好
                        r"higher|lower|than\b", re.IGNORECASE)
 
 HAS_NUMBER = re.compile(r"\d|[一二两三四五六七八九十百千万亿]+\s*[个轮层种项次倍类条张位名组阶段步]")
+# numbers that only point somewhere: "图 7", "表 3", "第 4.2 节", "§4.2", a citation's year "(Bai et al., 2023a)"
+REFERENCE = re.compile(r"[图表]\s*\d+|第\s*[\d.]+\s*[节章]|§\s*[\dA][\d.]*|\(\D*?et al\.,?\s*\d{4}[a-z]?(?:;[^)]*)?\)|"
+                       r"\b(?:Figure|Table|Section)\s*\d+", re.IGNORECASE)
 CAUSE = re.compile(r"因为|由于|为了|因此|所以|原因|旨在|以便|从而|使得|得益于|导致|以免|避免|目的是|这样")
 MEANS = re.compile(r"通过|采用|使用|利用|方法|步骤|首先|然后|具体|将|借助|基于|引入")
 ENUM = re.compile(r"、|；|以及|包括|分别|：")
@@ -128,7 +131,7 @@ def unit_facts(index: LoadedIndex, i: int) -> UnitFacts:
             tuple(header_tokens(h, u.caption) for h in u.header[1:]) if row else (),
             frozenset(tokenize(u.caption)) if row else frozenset(),
             # a figure's description never gives data points (corpus rule): its numbers are axis labels
-            latin, bool(HAS_NUMBER.search(body)) and not u.figure, bool(CAUSE.search(u.text)), bool(MEANS.search(u.text)),
+            latin, bool(HAS_NUMBER.search(REFERENCE.sub(" ", body))) and not u.figure, bool(CAUSE.search(u.text)), bool(MEANS.search(u.text)),
             bool(ENUM.search(u.text)), len(latin) >= 2 or len(re.findall(r"\d+(?:\.\d+)?", body)) >= 2,
             u.order[1:] == (0, 0) or (row and u.order[2] == 0), math.log1p(len(u.text)) / 6,
             frozenset(tokenize(u.context)), u.kind == "sentence" and bool(LABEL_ONLY.fullmatch(u.raw)),

@@ -237,3 +237,16 @@ def test_a_prompt_lines_names_are_the_words_that_look_like_names():
     assert names("Action Input: The input to the tool that you want to use.") == []
     # a translator's note on a bold label is about the label: the line still states nothing
     assert LABEL_ONLY.fullmatch("**CIBench 中的提示词（Prompt in CIBench）** ［译注：原文小标题如此，下面是 MATH 中使用的提示词］")
+
+
+def test_a_number_that_only_points_somewhere_is_no_number():
+    from app.selection import HAS_NUMBER, REFERENCE
+
+    def has_number(text):
+        return bool(HAS_NUMBER.search(REFERENCE.sub(" ", text)))
+
+    # "How big is the SFT dataset?" wants 1000 万, not "图 7 展示了 SFT 数据…"
+    assert not has_number("图 7 展示了 SFT 数据主题的详细分布。")
+    assert not has_number("参照以往的工作 (Bai et al., 2022)，其做法是覆盖最新模型的回复。")
+    assert not has_number("具体做法见第 4.2 节。")
+    assert has_number("如表 17 所示，分别为 7.7 和 7.9。") and has_number("开展三轮在线 RLHF")
