@@ -271,3 +271,9 @@ def test_a_range_of_sizes_is_written_as_a_reader_types_it():
 
     assert "13-20b" in tokenize("13∼20B 模型") and "13-20b" in tokenize("13~20B models")
     assert {"1e-5", "5e-6"} <= set(tokenize("学习率从 1e-5 ~ 5e-6"))  # numbers, not sizes: left alone
+
+
+def test_conclude_is_rendered_as_the_conclusions_title():
+    from ingest.keywords import query_groups
+
+    assert ["conclude", "结论"] in query_groups("What does the report conclude?")  # §6 结论（Conclusion）
