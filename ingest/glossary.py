@@ -44,7 +44,13 @@ def source_words(text: str) -> str:
 
 GLOSSARY: dict[str, list[str]] = {
     # training & optimisation
-    "learning rate": ["学习率"], "lr": ["学习率"], "schedule": ["调度", "衰减"], "warmup": ["预热"],
+    "learning rate": ["学习率"], "lr": ["学习率"],
+    # the abbreviations people type in a chat ("KL coeff", "bs", "ckpt", "max ctx len")
+    "coeff": ["系数"], "coef": ["系数"], "bs": ["批大小"], "ctx": ["上下文"], "param": ["参数"], "ckpt": ["检查点"],
+    "ckpts": ["检查点"], "hparams": ["超参数"], "hyperparams": ["超参数"], "wd": ["权重衰减"], "seq": ["序列"],
+    "len": ["长度"], "tp": ["张量并行"], "dp": ["数据并行"], "pp": ["流水线并行"], "acc": ["准确率"], "perf": ["性能"],
+    "init": ["初始化"], "ft": ["微调"], "mem": ["显存"], "sched": ["调度"], "max": ["最大", "最长", "最高"],
+    "min": ["最小", "最短", "最低"], "num": ["数量"], "schedule": ["调度", "衰减"], "warmup": ["预热"],
     "weight decay": ["权重衰减"], "batch size": ["批大小"], "batch": ["批", "batch"], "epoch": ["epoch", "轮"],
     "epochs": ["epoch", "轮"], "optimizer": ["优化器"], "cosine": ["余弦"], "decay": ["衰减"],
     "hyperparameter": ["超参数"], "hyperparameters": ["超参数"], "hyper-parameters": ["超参数"],

@@ -277,3 +277,11 @@ def test_conclude_is_rendered_as_the_conclusions_title():
     from ingest.keywords import query_groups
 
     assert ["conclude", "结论"] in query_groups("What does the report conclude?")  # §6 结论（Conclusion）
+
+
+def test_the_abbreviations_people_type_in_a_chat():
+    from ingest.keywords import query_groups
+
+    groups = query_groups("what KL coeff and actor lr did they use for PPO?")
+    assert any("系数" in g for g in groups) and any("学习率" in g for g in groups)
+    assert any("最大" in g for g in query_groups("max ctx len of the reward model?"))
