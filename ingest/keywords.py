@@ -188,7 +188,9 @@ def _query_groups(text: str) -> tuple[tuple[str, ...], ...]:
                 plural.append(tok)
             continue
         parts = compound_parts(tok)
-        zh = [t for term in GLOSSARY.get(tok, []) + [x for p in parts for x in GLOSSARY.get(p, [])]
+        # the whole word's rendering when the glossary has one ("pre-training" → 预训练, not also the
+        # 训练 of "training"); else its parts'
+        zh = [t for term in GLOSSARY.get(tok) or [x for p in parts for x in GLOSSARY.get(p, [])]
               for t in _term_tokens(term)]
         if tok.isalpha() and tok.isascii():  # and the words our translation renders it by, learned
             zh += learned_renderings(tok)

@@ -285,3 +285,10 @@ def test_the_abbreviations_people_type_in_a_chat():
     groups = query_groups("what KL coeff and actor lr did they use for PPO?")
     assert any("系数" in g for g in groups) and any("学习率" in g for g in groups)
     assert any("最大" in g for g in query_groups("max ctx len of the reward model?"))
+
+
+def test_a_compound_with_a_rendering_of_its_own_is_not_matched_by_its_parts():
+    from ingest.keywords import query_groups
+
+    # "pre-training" is 预训练; the 训练 of "training" alone matches every training sentence (§4.2.1's RM)
+    assert ["pre-training", "预训练"] in query_groups("What learning rate schedule is used in pre-training?")
