@@ -11,16 +11,16 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Iterator
 
-from ingest.keywords import CJK, query_groups
+from ingest.keywords import CJK, query_groups, tokenize
 from ingest.settings import Settings
 from ingest.units import LABEL_ONLY, PARA_LEAD, POINTS_BACK, UnitRecord, clean
 
 from .index import IndexHandle
-from .retrieval import (ENTITY, MODEL_SIZE, Retrieval, Weighted, coverage, never_together, retrieve,
+from .retrieval import (ENTITY, MODEL_SIZE, Retrieval, SectionHit, Weighted, coverage, never_together, retrieve,
                         split_unknown, term_groups, unknown_names)
 from .scope import in_scope_probability, signals
 from .scope import load_weights as load_scope_weights
-from .selection import FEATURES, Candidate, QuestionType, candidates, load_weights, score
+from .selection import FEATURES, Candidate, QuestionType, candidates, load_weights, score, title_tokens
 from .tables import Extreme, extreme_asked, extreme_row, extreme_sentence, header_tokens, names_column, table_label
 
 CITE = re.compile(r"\[§\s*([0-9A](?:\.\d+)*)\s*\]")
@@ -314,6 +314,35 @@ def best_run_first(cs: list[Candidate], best: Candidate) -> list[Candidate]:
     return [c for run in runs for c in run]
 
 
+def introduced_text(index, u: UnitRecord) -> str:
+    """What a sentence ending in a colon introduces, as the first line would say it (with_introduced)."""
+    sec = SectionHit(u.section, "", "", "", 0.0)
+    cands = [Candidate(i, index.units[i], sec, 0, frozenset(), 0.0, None)
+             for i in index.units_by_section.get(u.section, ())]
+    me = next((c for c in cands if c.unit.id == u.id), None)
+    if me is None:
+        return ""
+    out, added = with_introduced([me], cands)
+    items = [LIST_MARK.sub("", c.unit.text).rstrip("。.；;") for c in out if c.unit.id in added]
+    return "；".join(items)
+
+
+ASPECT_CHARS = 500  # the paragraph of the asked aspect, up to this much
+
+
+def paragraph_text(index, u: UnitRecord) -> str:
+    """The sentences of `u`'s paragraph in order, from its first, up to ASPECT_CHARS."""
+    para = sorted((index.units[i] for i in index.units_by_section.get(u.section, ())
+                   if index.units[i].kind == "sentence" and index.units[i].order[:2] == u.order[:2]),
+                  key=lambda x: x.order)
+    out = ""
+    for x in para:
+        if out and len(out) + len(x.text) > ASPECT_CHARS:
+            break
+        out += x.text
+    return out or u.text
+
+
 def extractive_answer(r: Retrieval, question: str, index) -> Extract:
     """The answer first (the sentences or rows that state the asked fact, cited), then the passage
     around the best one as a quotation."""
@@ -379,8 +408,15 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
     # the other aspects, each by its best-rated sentence
     about_section = best.features[FEATURES.index("title_cov")] >= OUTLINE_TITLE_COVERAGE
     if QuestionType.of(r.query).how and best.unit.kind == "sentence" and about_section:
-        items = [f"**{lead}**：{(u.text[len(lead):] if u.text.startswith(lead) else u.text).strip(' ：:。；;')}"
-                 for lead, u in outline(index, sec.number, chosen, ranked)]
+        asked = {t for g in weighted.groups for t in g} - title_tokens(index, sec)
+        items = []
+        for lead, u in outline(index, sec.number, chosen, ranked):
+            said = u.text
+            if asked & set(tokenize(lead)):  # the aspect the question asks about ("训练细节" for "怎么训练的"): all of it
+                said = paragraph_text(index, u)
+            elif said.endswith(INTRODUCES):  # "焦点排序损失的形式如下：" and its formula
+                said = f"{said} {introduced_text(index, u)}".strip()
+            items.append(f"**{lead}**：{(said[len(lead):] if said.startswith(lead) else said).strip(' ：:。；;')}")
         if items:
             text += (f"\n\n§{sec.number} 还讲到：" + "；".join(items) + "。" if zh
                      else f"\n\n§{sec.number} also covers: " + "; ".join(items) + ".")

@@ -183,7 +183,11 @@ def test_how_the_conditional_reward_model_is_trained_is_answered_from_its_own_se
     # and names the other aspects the section treats in paragraphs of their own, each with its sentence
     # that best answers the question
     assert "§4.2.1 还讲到：" in a.answer, a.answer
-    assert "**训练细节（Training Details）**：按照 InstructGPT" in a.answer and "SFT 模型的权重初始化奖励模型" in a.answer
+    # the aspect the question asks about ("训练细节" for "怎么训练的") whole: optimiser, schedule, epochs
+    training = a.answer.split("**训练细节（Training Details）**：", 1)[1]
+    assert "SFT 模型的权重初始化奖励模型" in training and "AdamW" in training and "一个 epoch" in training, a.answer
+    # an aspect's sentence that ends in a colon brings its formula
+    assert "焦点排序损失" not in a.answer or "L_{ranking}" in a.answer
 
 
 def test_the_outline_lists_the_led_paragraphs_the_answer_does_not_quote(answerer):
