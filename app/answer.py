@@ -16,7 +16,7 @@ from ingest.settings import Settings
 from ingest.units import LABEL_ONLY, PARA_LEAD, POINTS_BACK, UnitRecord, clean
 
 from .index import IndexHandle
-from .retrieval import (ENTITY, MODEL_SIZE, Retrieval, SectionHit, Weighted, coverage, never_together, retrieve,
+from .retrieval import (ENTITY, MODEL_SIZE, Retrieval, Weighted, coverage, never_together, retrieve,
                         split_unknown, term_groups, unknown_names)
 from .scope import in_scope_probability, signals
 from .scope import load_weights as load_scope_weights
@@ -252,15 +252,20 @@ def _each_part(r: Retrieval, question: str, index, chosen: list[Candidate], weig
 QUOTE_CHARS = 300
 
 
+def paragraph_units(index, u: UnitRecord) -> list[UnitRecord]:
+    """The sentences of `u`'s paragraph, in reading order."""
+    return sorted((index.units[i] for i in index.units_by_section.get(u.section, ())
+                   if index.units[i].kind == "sentence" and index.units[i].order[:2] == u.order[:2]),
+                  key=lambda x: x.order)
+
+
 def _context(index, best: Candidate) -> list[UnitRecord]:
     """The sentences around the best one in its paragraph: the longer quotation. At least the one
     before and after; then more of the paragraph, the next sentence first, up to QUOTE_CHARS."""
     u = best.unit
     if u.kind != "sentence":
         return []
-    para = [index.units[i] for i in index.units_by_section.get(u.section, ())
-            if index.units[i].kind == "sentence" and index.units[i].order[:2] == u.order[:2]]
-    para.sort(key=lambda x: x.order)
+    para = paragraph_units(index, u)
     at = next((k for k, x in enumerate(para) if x.id == u.id), 0)
     lo, hi = max(0, at - 1), min(len(para), at + 2)
     size = sum(len(x.text) for x in para[lo:hi])
@@ -314,15 +319,13 @@ def best_run_first(cs: list[Candidate], best: Candidate) -> list[Candidate]:
     return [c for run in runs for c in run]
 
 
-def introduced_text(index, u: UnitRecord) -> str:
-    """What a sentence ending in a colon introduces, as the first line would say it (with_introduced)."""
-    sec = SectionHit(u.section, "", "", "", 0.0)
-    cands = [Candidate(i, index.units[i], sec, 0, frozenset(), 0.0, None)
-             for i in index.units_by_section.get(u.section, ())]
-    me = next((c for c in cands if c.unit.id == u.id), None)
+def introduced_text(u: UnitRecord, ranked: list[Candidate]) -> str:
+    """What a sentence ending in a colon introduces (with_introduced over the question's candidates,
+    which hold every unit of its section), its items joined as the first line joins them."""
+    me = next((c for c in ranked if c.unit.id == u.id), None)
     if me is None:
         return ""
-    out, added = with_introduced([me], cands)
+    out, added = with_introduced([me], ranked)
     items = [LIST_MARK.sub("", c.unit.text).rstrip("。.；;") for c in out if c.unit.id in added]
     return "；".join(items)
 
@@ -332,11 +335,8 @@ ASPECT_CHARS = 500  # the paragraph of the asked aspect, up to this much
 
 def paragraph_text(index, u: UnitRecord) -> str:
     """The sentences of `u`'s paragraph in order, from its first, up to ASPECT_CHARS."""
-    para = sorted((index.units[i] for i in index.units_by_section.get(u.section, ())
-                   if index.units[i].kind == "sentence" and index.units[i].order[:2] == u.order[:2]),
-                  key=lambda x: x.order)
     out = ""
-    for x in para:
+    for x in paragraph_units(index, u):
         if out and len(out) + len(x.text) > ASPECT_CHARS:
             break
         out += x.text
@@ -415,7 +415,7 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
             if asked & set(tokenize(lead)):  # the aspect the question asks about ("训练细节" for "怎么训练的"): all of it
                 said = paragraph_text(index, u)
             elif said.endswith(INTRODUCES):  # "焦点排序损失的形式如下：" and its formula
-                said = f"{said} {introduced_text(index, u)}".strip()
+                said = f"{said} {introduced_text(u, ranked)}".strip()
             items.append(f"**{lead}**：{(said[len(lead):] if said.startswith(lead) else said).strip(' ：:。；;')}")
         if items:
             text += (f"\n\n§{sec.number} 还讲到：" + "；".join(items) + "。" if zh

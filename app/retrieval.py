@@ -82,8 +82,10 @@ def retrieval_query(question: str, history: list[dict] | None) -> str:
     if not (ANAPHORA.search(question.strip()) or POINTS_BACK_EN.search(question) or bare):
         return question
     previous = swapped(prev[-1], question)
-    if previous != prev[-1] and all(any(t in set(tokenize(previous)) for t in g) for g in groups):
-        return previous  # nothing asked beyond the swap
+    if previous != prev[-1]:
+        said = set(tokenize(previous))
+        if all(any(t in said for t in g) for g in groups):
+            return previous  # nothing asked beyond the swap
     return f"{previous} {question}"
 
 
@@ -264,12 +266,12 @@ def question_verbs(question: str) -> set[str]:
     dictionary also has them as nouns ("a deal", "the fare")."""
     from lemminflect import getAllLemmas  # noqa: PLC0415
 
-    found = [m.group(1).lower() for m in PHRASAL.finditer(question)]
+    verbs = {w for w in (m.group(1).lower() for m in PHRASAL.finditer(question)) if "VERB" in getAllLemmas(w)}
     for m in AFTER_AUX.finditer(question):
         before, word = m.group(1).split(), m.group(2).lower()
         if before[-1].lower() not in DETERMINERS and word in getAllLemmas(word).get("VERB", ()):
-            found.append(word)  # the bare form: "does … fare", not "does … the fare"
-    return {w for w in found if "VERB" in getAllLemmas(w)}
+            verbs.add(word)  # the bare form: "does … fare", not "does … the fare"
+    return verbs
 
 
 EN_PHRASING_WORDS = set(
