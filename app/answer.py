@@ -360,6 +360,7 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
     chosen = with_antecedents(_each_part(r, question, index, chosen, weighted, weights[mode]), ranked)
     chosen, introduced = with_introduced(chosen, ranked)
     chosen, other_sizes = _asked_size(question, ranked, chosen, weighted)
+    chosen = _each_size(r.query, ranked, chosen)
     extreme = _table_extreme(index, question, ranked, weighted)
     if extreme is not None:  # "which model is best on X": the table's extreme row, not the likeliest row
         chosen = [extreme[0]]
@@ -481,6 +482,39 @@ def _asked_size(question: str, ranked: list[Candidate], chosen: list[Candidate],
         if asked <= _sizes(c) and coverage(rest, c.tokens) >= need - 1e-9:
             return [c, *(x for x in chosen[1:] if x is not c and asked <= _sizes(x))], None
     return chosen, _mismatch(asked, given, chosen[0])
+
+
+NAME_PARTS = re.compile(r"[-_\s/]+")
+SUBJECT_PARTS = {"internlm2", "internlm"}  # the report's own models: a name part no question needs to say
+
+
+def _name_extra(name: str, asked: set[str]) -> int:
+    """How many parts of a row's model name the question does not say: "InternLM2-Chat-20B-SFT" has
+    one ("sft") for "20B 的 chat 模型", "Llama2-7B" one ("llama2"), "InternLM2-Chat-20B" none."""
+    parts = {p for p in NAME_PARTS.split(name.lower()) if p}
+    return len({p for p in parts if p not in asked and p not in SUBJECT_PARTS and not MODEL_SIZE.fullmatch(p)})
+
+
+def _each_size(question: str, ranked: list[Candidate], chosen: list[Candidate]) -> list[Candidate]:
+    """A question about several model sizes answered by a table ("AlignBench 上 7B 和 20B 的 chat 模型
+    各拿了几分"): for each asked size, in the question's order, the row of that table whose model name
+    has it and adds the fewest name parts the question does not say (not "…-20B-SFT" for "20B 的 chat
+    模型", not "Llama2-7B"), the likeliest of those; the other chosen units after them."""
+    asked = list(dict.fromkeys(MODEL_SIZE.findall(question)))
+    best = chosen[0]
+    if len(asked) < 2 or best.unit.kind != "row":
+        return chosen
+    said = {p for t in tokenize(question) for p in [t, *NAME_PARTS.split(t)] if p}
+    rows: list[Candidate] = []
+    for size in asked:
+        table = [(_name_extra(c.unit.cells[0], said), k, c) for k, c in enumerate(ranked)
+                 if c.unit.kind == "row" and c.unit.chunk == best.unit.chunk and c not in rows
+                 and size in MODEL_SIZE.findall(c.unit.cells[0])]
+        if table:
+            rows.append(min(table, key=lambda x: x[:2])[2])
+    if len(rows) < 2:  # the table has one of the asked sizes only
+        return chosen
+    return [*rows, *(c for c in chosen if c.unit.chunk != best.unit.chunk)]
 
 
 def _mismatch(asked: set[str], given: set[str], where: Candidate) -> tuple[list[str], list[str], str]:

@@ -3,6 +3,7 @@ grouped by section. Falls back to keyword-only when the index or app has no embe
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -301,7 +302,7 @@ class Weighted:
                 where.setdefault(t, []).append(k)
         object.__setattr__(self, "_where", where)
         object.__setattr__(self, "_terms", frozenset(where))
-        object.__setattr__(self, "_total", sum(self.weights))
+        object.__setattr__(self, "_total", math.fsum(self.weights))
 
     @classmethod
     def of(cls, groups: list[list[str]], idf: dict[str, float]) -> "Weighted":
@@ -316,7 +317,9 @@ def coverage(q: Weighted, chunk_tokens: set[str]) -> float:
         return 0.0
     found = q._terms & chunk_tokens if len(chunk_tokens) > len(q._terms) else chunk_tokens & q._terms
     hit = {k for t in found for k in q._where[t]}
-    return sum(q.weights[k] for k in hit) / q._total
+    # fsum: the same value whatever order the set gives (string hashing differs between processes,
+    # and a last-bit difference between two equal coverages changed which unit ranked first)
+    return math.fsum(q.weights[k] for k in hit) / q._total
 
 
 def retrieve(handle: IndexHandle, question: str, history: list[dict] | None = None,

@@ -463,3 +463,23 @@ def test_reciprocal_ranks_share_ties_and_start_at_one():
     from app.selection import reciprocal_ranks
 
     assert reciprocal_ranks(np.array([0.5, 0.9, 0.5, 0.1, 0.9])).tolist() == [1 / 3, 1.0, 1 / 3, 1 / 5, 1.0]
+
+
+def test_a_question_about_several_sizes_gets_the_row_of_each_in_its_order(answerer):
+    # was: 20B-SFT 5.3, 20B 6.8 and Baichuan2-13B-Chat 5.3, without the 7B's 6.1
+    line = first_line(answerer.ask("AlignBench 上 7B 和 20B 的 chat 模型各拿了几分").answer)
+    assert "InternLM2-Chat-7B 的 AlignBench (0-10 Score) 为 6.1" in line, line
+    assert "InternLM2-Chat-20B 的 AlignBench (0-10 Score) 为 6.8" in line, line
+    assert "SFT" not in line and "Baichuan" not in line and line.index("6.1") < line.index("6.8"), line
+    # a family the question does not name is no row for its size ("Llama2-7B" for "7B 和 20B")
+    line = first_line(answerer.ask("7B 和 20B 基座模型的 MMLU 分别是多少？").answer)
+    assert "InternLM2-7B" in line and "InternLM2-20B" in line and "Llama" not in line, line
+
+
+def test_a_row_name_counts_the_parts_the_question_does_not_say():
+    from app.answer import _name_extra
+
+    said = {"alignbench", "7b", "20b", "chat", "模型"}
+    assert _name_extra("InternLM2-Chat-20B", said) == 0
+    assert _name_extra("InternLM2-Chat-20B-SFT", said) == 1
+    assert _name_extra("Llama2-7B", said) == 1
