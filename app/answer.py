@@ -360,7 +360,7 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
     chosen = with_antecedents(_each_part(r, question, index, chosen, weighted, weights[mode]), ranked)
     chosen, introduced = with_introduced(chosen, ranked)
     chosen, other_sizes = _asked_size(question, ranked, chosen, weighted)
-    chosen = _each_size(r.query, ranked, chosen)
+    chosen, absent = _each_size(r.query, ranked, chosen)
     extreme = _table_extreme(index, question, ranked, weighted)
     if extreme is not None:  # "which model is best on X": the table's extreme row, not the likeliest row
         chosen = [extreme[0]]
@@ -404,6 +404,10 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
     else:
         first = (f"According to §{sec.number} ({sec.title_en}): {parts[0]}"
                  + "".join(f"; see also {p}" for p in parts[1:]))
+    if absent:  # "1.8B、7B、20B 各是多少" answered by a table without a 1.8B row
+        tname = table_label(chosen[0].unit.caption, zh)
+        first += (f"（{tname} 中没有 {_and(absent, zh)} 模型的结果。）" if zh
+                  else f" ({tname} has no result for a {_and(absent, zh).replace(' and ', ' or ')} model.)")
     text = first
     # "how does <what the section is about> work" is answered by every aspect the section treats:
     # the other aspects, each by its best-rated sentence
@@ -495,26 +499,34 @@ def _name_extra(name: str, asked: set[str]) -> int:
     return len({p for p in parts if p not in asked and p not in SUBJECT_PARTS and not MODEL_SIZE.fullmatch(p)})
 
 
-def _each_size(question: str, ranked: list[Candidate], chosen: list[Candidate]) -> list[Candidate]:
+def _each_size(question: str, ranked: list[Candidate], chosen: list[Candidate]) -> tuple[list[Candidate], list[str]]:
     """A question about several model sizes answered by a table ("AlignBench 上 7B 和 20B 的 chat 模型
     各拿了几分"): for each asked size, in the question's order, the row of that table whose model name
     has it and adds the fewest name parts the question does not say (not "…-20B-SFT" for "20B 的 chat
-    模型", not "Llama2-7B"), the likeliest of those; the other chosen units after them."""
+    模型", not "Llama2-7B"), the likeliest of those; the other chosen units after them. Also the asked
+    sizes the table has no row for ("1.8B": Table 10 has none)."""
     asked = list(dict.fromkeys(MODEL_SIZE.findall(question)))
+    col = FEATURES.index("row_col")
     best = chosen[0]
+    # only when a row answers best: a sentence may state them all, or the reason asked for ("为什么 20B … 低")
     if len(asked) < 2 or best.unit.kind != "row":
-        return chosen
+        return chosen, []
     said = {p for t in tokenize(question) for p in [t, *NAME_PARTS.split(t)] if p}
+    # the table with a column the question names (GSM8K's Table 10, not Table 20 captioned "…在 GSM8K 上")
+    chunk = next((c.unit.chunk for c in ranked[:SIBLINGS] if c.unit.kind == "row" and c.features[col]), best.unit.chunk)
     rows: list[Candidate] = []
+    missing = []
     for size in asked:
         table = [(_name_extra(c.unit.cells[0], said), k, c) for k, c in enumerate(ranked)
-                 if c.unit.kind == "row" and c.unit.chunk == best.unit.chunk and c not in rows
+                 if c.unit.kind == "row" and c.unit.chunk == chunk and c not in rows
                  and size in MODEL_SIZE.findall(c.unit.cells[0])]
         if table:
             rows.append(min(table, key=lambda x: x[:2])[2])
-    if len(rows) < 2:  # the table has one of the asked sizes only
-        return chosen
-    return [*rows, *(c for c in chosen if c.unit.chunk != best.unit.chunk)]
+        else:
+            missing.append(f"{size}B")
+    if not rows:
+        return chosen, []
+    return [*rows, *(c for c in chosen if c.unit.kind != "row")], missing
 
 
 def _mismatch(asked: set[str], given: set[str], where: Candidate) -> tuple[list[str], list[str], str]:

@@ -213,6 +213,15 @@ def never_together(question: str, index: LoadedIndex) -> list[str]:
             targets.append((g[0], {*g, *(p for t in g for p in compound_parts(t) if len(p) >= 4 and p in index.idf)}))
     if not anchors or not targets:
         return []
+    sizes = [a for a in anchors if MODEL_SIZE.fullmatch(a[0])]
+    if len(sizes) > 1:  # "1.8B、7B、20B 在 GSM8K 上各是多少": each size is asked on its own (a row each)
+        others = [a for a in anchors if a not in sizes]
+        if any(not _apart([*others, size], targets, index) for size in sizes):
+            return []
+    return _apart(anchors, targets, index)
+
+
+def _apart(anchors: list[tuple[str, list[str]]], targets: list[tuple[str, set[str]]], index: LoadedIndex) -> list[str]:
     with_names = [toks for toks in index.chunk_tokens if all(_has_name(n, parts, toks) for n, parts in anchors)]
     if not with_names and len(anchors) > 1:
         return [n for n, _ in anchors]
@@ -382,7 +391,17 @@ def term_groups(text: str, index: LoadedIndex, asked: str | None = None) -> list
     renders (when `asked`, the whole question, is English), the words a single character stands for,
     and the known parts of terms the index never saw."""
     groups = with_dictionary(query_groups(text), index.lexicon, asked or text)
-    return with_known_parts(widen_single_characters(groups, index.idf), index)
+    return sizes_as_one(with_known_parts(widen_single_characters(groups, index.idf), index))
+
+
+def sizes_as_one(groups: list[list[str]]) -> list[list[str]]:
+    """"1.8B、7B、20B 在 GSM8K 上各是多少": the sizes are alternatives, one slot of the question (a row
+    names one), not three terms a sentence naming all three ("1.8B、7B 和 20B 模型预训练…") holds."""
+    at = [k for k, g in enumerate(groups) if MODEL_SIZE.fullmatch(g[0])]
+    if len(at) < 2:
+        return groups
+    merged = list(dict.fromkeys(t for k in at for t in groups[k]))
+    return [merged if k == at[0] else g for k, g in enumerate(groups) if k == at[0] or k not in at]
 
 
 def dense_query(query: str, groups: list[list[str]]) -> str:

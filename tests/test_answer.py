@@ -483,3 +483,13 @@ def test_a_row_name_counts_the_parts_the_question_does_not_say():
     assert _name_extra("InternLM2-Chat-20B", said) == 0
     assert _name_extra("InternLM2-Chat-20B-SFT", said) == 1
     assert _name_extra("Llama2-7B", said) == 1
+
+
+def test_sizes_asked_together_are_answered_for_those_the_table_has_and_the_others_named(answerer):
+    # was refused: "no passage mentions 1.8B, 7B, 20B and GSM8K together" — each row has one size
+    a = answerer.ask("1.8B、7B、20B 三个基座模型在 GSM8K 上各是多少？")
+    line = first_line(a.answer)
+    assert a.answerable and "表 10（§5.2.3）" in line and "表 20" not in line, line  # the table with a GSM8K column
+    assert "InternLM2-7B" in line and "InternLM2-20B" in line and "表 10 中没有 1.8B 模型的结果" in line, line
+    en = first_line(answerer.ask("What are the GSM8K scores of the 1.8B, 7B and 20B base models?").answer)
+    assert "Table 10 has no result for a 1.8B model" in en, en

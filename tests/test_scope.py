@@ -102,3 +102,15 @@ def test_coverage_is_the_same_whatever_order_the_terms_come_in():
         assert coverage(w, {"t0", "t1", "t2", "t3"}) == 1.0
         values.add(coverage(w, {"t0", "t1", "t2"}))
     assert len(values) == 1
+
+
+def test_sizes_listed_together_are_one_slot_of_the_question_and_never_apart_alone(built_index):
+    from app.index import IndexHandle
+    from app.retrieval import never_together, sizes_as_one
+
+    assert sizes_as_one([["1.8b"], ["7b"], ["gsm8k"], ["20b"]]) == [["1.8b", "7b", "20b"], ["gsm8k"]]
+    assert sizes_as_one([["7b"], ["gsm8k"]]) == [["7b"], ["gsm8k"]]
+    index = IndexHandle(built_index).get()
+    # Table 10 has 7B and 20B rows with GSM8K; no passage has 1.8B with GSM8K (nor all three with it)
+    assert never_together("1.8B、7B、20B 三个基座模型在 GSM8K 上各是多少？", index) == []
+    assert never_together("1.8B 的模型 GSM8K 能跑多少分", index) != []
