@@ -169,18 +169,21 @@ LIST_MARK = re.compile(r"^\s*(?:[-*]|\d+\.|[a-z]\))\s+")
 INTRODUCED = re.compile(rf"{LIST_MARK.pattern}|^\s*\$\$")
 INTRODUCES = ("：", ":")
 MAX_INTRODUCED, INTRODUCED_CHARS = 6, 400  # a list longer than that is the passage's, not the answer's
+ITEM_LEAD = re.compile(r"^\s*(?:[-*]|\d+\.)?\s*\*\*([^*\n]{2,120})\*\*")  # a list item's bold lead, with its English
 
 
-def with_introduced(chosen: list[Candidate], ranked: list[Candidate]) -> tuple[list[Candidate], set[str]]:
+def with_introduced(chosen: list[Candidate], ranked: list[Candidate]) -> tuple[list[Candidate], dict[str, str]]:
     """A chosen sentence that ends in a colon ("关于阈值设定，我们总结了两条经验：", "奖励模型的损失函数
-    为：") gets what it introduces: the first sentence of each list item or the formula after it; a
+    为：") gets what it introduces: the first sentence of each list item or the formula after it (each
+    item's bold lead alone when those are too long: "要点如下：" before four contributions); a
     prompt's line that does ("To use a tool, please response with the following format:"), the lines
-    after it up to the next blank one. Returns the units and the ids of those it added."""
+    after it up to the next blank one. Returns the units and, for those it added, how the answer
+    states each (without its list mark)."""
     ordered = sorted((c for c in ranked if c.unit.kind in ("sentence", "code")),
                      key=lambda c: (c.section.number, c.unit.order))
     at = {c.unit.id: k for k, c in enumerate(ordered)}
     have = {c.unit.id for c in chosen}
-    out, added = list(chosen), set()
+    out, added = list(chosen), {}
     for c in chosen:
         if not c.unit.text.endswith(INTRODUCES) or c.unit.id not in at:
             continue
@@ -200,12 +203,16 @@ def with_introduced(chosen: list[Candidate], ranked: list[Candidate]) -> tuple[l
                 break
             items.append(n)
             size, last = size + len(n.unit.text), n
-        if items and size <= INTRODUCED_CHARS:
-            for n in items:
+        said = [LIST_MARK.sub("", n.unit.text) for n in items]
+        if size > INTRODUCED_CHARS:  # the items' bold leads ("开源性能卓越的 InternLM2（…）"), when each has one
+            leads = [ITEM_LEAD.match(n.unit.raw) for n in items]
+            said = [clean(m.group(1)) for m in leads] if all(leads) else []
+        if items and said and sum(map(len, said)) <= INTRODUCED_CHARS:
+            for n, text in zip(items, said):
                 if n.unit.id not in have:
                     out.append(n)
                     have.add(n.unit.id)
-                    added.add(n.unit.id)
+                    added[n.unit.id] = text
     return out, added
 
 
@@ -326,7 +333,7 @@ def introduced_text(u: UnitRecord, ranked: list[Candidate]) -> str:
     if me is None:
         return ""
     out, added = with_introduced([me], ranked)
-    items = [LIST_MARK.sub("", c.unit.text).rstrip("。.；;") for c in out if c.unit.id in added]
+    items = [added[c.unit.id].rstrip("。.；;") for c in out if c.unit.id in added]
     return "；".join(items)
 
 
@@ -389,9 +396,7 @@ def extractive_answer(r: Retrieval, question: str, index) -> Extract:
                     body += " " if body.endswith(INTRODUCES) and c.unit.raw.lstrip().startswith("$$") else ""
                 else:
                     body += ("" if zh else " ") if adjacent else ("……" if zh else " … ")
-            said = render(c)
-            if c.unit.id in introduced:
-                said = LIST_MARK.sub("", said)
+            said = introduced.get(c.unit.id) or render(c)
             if c.unit.kind == "row":
                 stated[c.unit.id] = said
             body += said

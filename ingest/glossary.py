@@ -84,12 +84,12 @@ GLOSSARY: dict[str, list[str]] = {
     "failure": ["故障", "失败"], "failures": ["故障"], "tolerance": ["容错"], "recovery": ["恢复"],
     "cluster": ["集群", "数据中心"], "utilization": ["利用率"], "scaling": ["扩展"], "scale": ["规模", "扩展"],
     "interactive": ["交互式"], "deploy": ["部署"], "deployed": ["部署"], "inference": ["推理"],
-    # data
+    # data ("webpages", "en", "zh": how Table 1 names its rows, en-webpages, zh-books …)
     "data": ["数据"], "dataset": ["数据集"], "datasets": ["数据集"], "corpus": ["语料"], "corpora": ["语料"],
-    "source": ["来源"], "sources": ["来源"], "web": ["网页"], "webpage": ["网页"], "webpages": ["网页"],
+    "source": ["来源"], "sources": ["来源"], "web": ["网页", "webpages"], "webpage": ["网页", "webpages"], "webpages": ["网页"],
     "book": ["书籍"], "books": ["书籍"], "paper": ["论文"], "papers": ["论文"], "patent": ["专利"],
     "patents": ["专利"], "code": ["代码"], "programming": ["编程"], "language": ["语言"],
-    "languages": ["语言"], "english": ["英文", "英语"], "chinese": ["中文"], "text": ["文本"],
+    "languages": ["语言"], "english": ["英文", "英语", "en"], "chinese": ["中文", "zh"], "text": ["文本"],
     "document": ["文档"], "documents": ["文档"], "quality": ["质量"], "high-quality": ["高质量"],
     "filter": ["过滤"], "filters": ["过滤"], "filtering": ["过滤"], "filtered": ["过滤"],
     "deduplication": ["去重"], "dedup": ["去重"], "duplicate": ["重复"], "safety": ["安全"],

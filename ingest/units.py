@@ -134,6 +134,11 @@ def chunk_units(chunk: dict, before: str = "") -> list[UnitRecord]:
             pcontext = f"{context} {lead.group(1)}" if lead else context
             prev = ""
             for si, sent in enumerate(split_sentences(para.replace("\n", " "))):
+                if len(sent) < 6 and sent.rstrip().endswith(("：", ":")) and prev and out and out[-1].order[:2] == (part, pi):
+                    # "要点如下：" is too short to be a unit, but it says the sentence before introduces the list
+                    last = out[-1]
+                    last.text, last.raw = clean(f"{last.text}{sent}"), f"{last.raw}{sent}"
+                    continue
                 if len(sent) >= 6:
                     ctx = f"{pcontext} {clean(prev)}" if prev and POINTS_BACK.match(clean(sent)) else pcontext
                     out.append(UnitRecord(_uid(section, sent), section, chunk["id"], "sentence", clean(sent), sent,
@@ -172,7 +177,7 @@ def corpus_units(chunks: list[dict]) -> list[UnitRecord]:
 
 UNITS_FILE, VECTORS_FILE, OWN_VECTORS_FILE = "units.jsonl", "units.npy", "units-own.npy"
 # bump when segmentation or what is embedded changes: the index fingerprint includes it
-UNITS_VERSION = "units-8"
+UNITS_VERSION = "units-9"
 
 
 def write_units(vdir, units: list[UnitRecord], tokens: list[list[str]], own_tokens: list[list[str]],

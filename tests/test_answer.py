@@ -493,3 +493,16 @@ def test_sizes_asked_together_are_answered_for_those_the_table_has_and_the_other
     assert "InternLM2-7B" in line and "InternLM2-20B" in line and "表 10 中没有 1.8B 模型的结果" in line, line
     en = first_line(answerer.ask("What are the GSM8K scores of the 1.8B, 7B and 20B base models?").answer)
     assert "Table 10 has no result for a 1.8B model" in en, en
+
+
+def test_a_list_too_long_to_quote_is_given_by_its_items_bold_leads(answerer):
+    # "…全面方法。要点如下：" then four contributions, each a long paragraph under a bold lead
+    line = first_line(answerer.ask("报告的主要贡献有哪些？").answer)
+    for lead in ("开源性能卓越的 InternLM2", "为 200k 上下文窗口而设计", "全面的数据准备指南", "创新的 RLHF 训练技术"):
+        assert lead in line, line
+
+
+def test_table_1_rows_are_found_by_the_english_words_for_them(answerer):
+    # Table 1 names its rows en-webpages, zh-books …: "English web pages" was answered with en-books
+    line = first_line(answerer.ask("How many GB of English web pages are in the pre-training data?").answer)
+    assert "en-webpages" in line and "9129.39" in line, line

@@ -254,3 +254,14 @@ def test_a_number_that_only_points_somewhere_is_no_number():
     assert not has_number("参照以往的工作 (Bai et al., 2022)，其做法是覆盖最新模型的回复。")
     assert not has_number("具体做法见第 4.2 节。")
     assert has_number("如表 17 所示，分别为 7.7 和 7.9。") and has_number("开展三轮在线 RLHF")
+
+
+def test_a_short_sentence_ending_in_a_colon_joins_the_sentence_before_it():
+    # "要点如下：" is too short to be a unit; dropped, it took with it the colon that says the list follows
+    from ingest.units import chunk_units
+
+    chunk = {"id": "c", "kind": "text", "section": "9.9", "title_zh": "测试", "title_en": "Test", "path": "9.9 测试",
+             "text": "我们的贡献体现在两个方面。要点如下：\n\n1. **第一点（First）** 说明。"}
+    units = chunk_units(chunk)
+    assert [u.text for u in units] == ["我们的贡献体现在两个方面。要点如下：", "1. 第一点（First） 说明。"]
+    assert units[0].raw == "我们的贡献体现在两个方面。要点如下："  # still found verbatim in the section reader
