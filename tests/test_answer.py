@@ -216,7 +216,7 @@ def test_a_chosen_sentence_ending_in_a_colon_brings_what_it_introduces():
     out, added = with_introduced([by_text["关于阈值设定，我们总结了两条经验："]], cands)
     # each item's first sentence, not its later ones
     assert [c.unit.text for c in out] == ["关于阈值设定，我们总结了两条经验：", "- 针对每个领域定制阈值。", "- 只关注边界样本。"]
-    assert added == {c.unit.id for c in out[1:]}
+    assert added == {c.unit.id: c.unit.text.removeprefix("- ") for c in out[1:]}  # as the answer states each
     out, _ = with_introduced([by_text["总体而言，损失函数为："]], cands)
     assert [c.unit.raw for c in out][1] == "$$ L = L_{a} + L_{b} $$"
     out, added = with_introduced([by_text["后记：这不是列表。"]], cands)  # no colon at its end
@@ -506,3 +506,24 @@ def test_table_1_rows_are_found_by_the_english_words_for_them(answerer):
     # Table 1 names its rows en-webpages, zh-books …: "English web pages" was answered with en-books
     line = first_line(answerer.ask("How many GB of English web pages are in the pre-training data?").answer)
     assert "en-webpages" in line and "9129.39" in line, line
+
+
+def test_each_part_of_a_question_is_judged_by_its_own_dense_vector(make_settings, tiny_model):
+    # the whole question's vector favoured what its first part asks ("where does most web data come from")
+    from app.answer import Answerer
+    from app.index import IndexHandle
+    from ingest.pipeline import run_ingest
+
+    s = make_settings(embedding_model=str(tiny_model))
+    run_ingest(s)
+    handle = IndexHandle(s)
+    embedded: list[str] = []
+    real = handle.query_vector
+    handle.query_vector = lambda text: (embedded.append(text), real(text))[1]
+    a = Answerer(s, handle).ask("Where does most of the web data come from, and what tool extracts the main text from HTML?")
+    assert a.mode["retrieval"] == "hybrid" and a.answerable
+    assert any(t.startswith("what tool extracts the main text from HTML?") for t in embedded), embedded
+    # a one-part question embeds once
+    embedded.clear()
+    Answerer(s, handle).ask("What is the MFU of InternEvo when training on 1024 GPUs?")
+    assert len(embedded) == 1, embedded
