@@ -173,7 +173,7 @@ def _query_groups(text: str) -> tuple[tuple[str, ...], ...]:
     compound: list[str] | None = None
     # "多少条指令数据": the measure word only counts what follows (the report's "1000 万条" is one token);
     # "short for", "full name" only say a name is asked
-    lowered = NAME_ASKED.sub(" ", COUNTED.sub(r"\1 ", lowered))
+    lowered = HOW_MEASURE.sub("how ", NAME_ASKED.sub(" ", COUNTED.sub(r"\1 ", lowered)))
     for tok in tokenize(lowered):
         if compound is not None and tok in compound[1:] and tok not in by_head:
             continue  # "pre-training" → "pre", "training": alternatives of the compound, not new terms
@@ -205,6 +205,9 @@ SINGLE_CHAR_TERMS = set("层头轮步批表图")
 # "What is COOL RLHF short for?", "the full name of GQA": what kind of name is asked for (the report
 # gives it in brackets), like 全称 and 缩写 (STOPWORDS); query side only
 NAME_ASKED = re.compile(r"\b(?:short|stands?) for\b|\bfull (?:name|form)s?\b|\babbreviat\w*|\bacronyms?\b")
+# "How big is the SFT dataset?", "How long is the context window?": the adjective asks for a magnitude,
+# like 多大 and 多长; it names nothing a passage holds ("big" → 大幅, "long" → every 长上下文)
+HOW_MEASURE = re.compile(r"\bhow (?:big|large|small|long|short|high|low|fast|far|often|wide|deep|heavy)\b")
 # after "多少" or "几" a measure word only counts the noun that follows (query side only)
 COUNTED = re.compile(r"(多少|几)[个条种项次位名篇份款家组类张道套支部台块件句段行]")
 

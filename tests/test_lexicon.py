@@ -292,3 +292,12 @@ def test_a_compound_with_a_rendering_of_its_own_is_not_matched_by_its_parts():
 
     # "pre-training" is 预训练; the 训练 of "training" alone matches every training sentence (§4.2.1's RM)
     assert ["pre-training", "预训练"] in query_groups("What learning rate schedule is used in pre-training?")
+
+
+def test_the_adjective_of_a_how_question_is_no_term():
+    from ingest.keywords import query_groups
+
+    # "big" had the dictionary's 大幅 and weighed most; "long" matched every 长上下文
+    assert query_groups("How big is the SFT dataset?") == [["sft", "监督微调"], ["dataset", "数据", "集"]]
+    assert query_groups("How long is the context window?") == [["context_window", "上下文窗口"]]
+    assert ["long", "长"] == query_groups("Which long documents are kept?")[0][:2]  # not after "how"
