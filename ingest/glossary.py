@@ -141,6 +141,7 @@ GLOSSARY: dict[str, list[str]] = {
     "solve": ["解决"], "address": ["解决", "应对"], "mitigate": ["缓解"], "reduce": ["降低", "减少"],
     "increase": ["提升", "增加"], "difference": ["区别", "差异", "差距", "不同"], "differ": ["区别", "差异", "不同"],
     "different": ["不同"], "same": ["相同"], "method": ["方法"], "approach": ["方法"], "technique": ["技术"],
+    "proxy": ["代理"], "stand-in": ["代理"], "surrogate": ["代理"],
     "techniques": ["技术"], "purpose": ["目的", "旨在", "目标"], "goal": ["目标"], "reason": ["原因"], "role": ["角色", "作用"],
     "example": ["示例", "例子", "例如"], "examples": ["示例"], "rating": ["评分"], "rate": ["率"],
     "percent": ["%"], "count": ["数量"], "amount": ["数量"], "total": ["总计", "共"],

@@ -114,3 +114,9 @@ def test_sizes_listed_together_are_one_slot_of_the_question_and_never_apart_alon
     # Table 10 has 7B and 20B rows with GSM8K; no passage has 1.8B with GSM8K (nor all three with it)
     assert never_together("1.8B、7B、20B 三个基座模型在 GSM8K 上各是多少？", index) == []
     assert never_together("1.8B 的模型 GSM8K 能跑多少分", index) != []
+
+
+def test_a_plain_english_word_the_glossary_renders_is_no_reason_to_refuse(answerer):
+    # "stand-in" weighed most and matched nothing: the report says 代理 (RLHF's reward model is a proxy)
+    a = answerer.ask("According to the report, what is a reward model a stand-in for in RLHF?")
+    assert a.answerable and "人类偏好的代理" in a.answer, a.answer
