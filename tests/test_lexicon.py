@@ -301,3 +301,15 @@ def test_the_adjective_of_a_how_question_is_no_term():
     assert query_groups("How big is the SFT dataset?") == [["sft", "监督微调"], ["dataset", "数据", "集"]]
     assert query_groups("How long is the context window?") == [["context_window", "上下文窗口"]]
     assert ["long", "长"] == query_groups("Which long documents are kept?")[0][:2]  # not after "how"
+
+
+@pytest.mark.parametrize("question, rendering", [
+    ("At what granularity is code deduplicated?", "粒度"),
+    ("What two practical problems is COOL RLHF designed to tackle?", "解决"),
+    ("What is a reward model a stand-in for?", "代理"),
+    ("What two lessons did they learn about thresholds?", "经验"),
+])
+def test_plain_english_words_of_the_report_are_rendered(question, rendering):
+    from ingest.keywords import query_groups
+
+    assert any(rendering in g for g in query_groups(question)), query_groups(question)
