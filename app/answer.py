@@ -555,9 +555,15 @@ def _table_extreme(index, question: str, ranked: list[Candidate], weighted: Weig
     if not direction:
         return None
     col = FEATURES.index("row_col")
-    top = next((c for c in ranked if c.unit.kind == "row" and c.features[col]), None)
-    if top is None:
+    rows = [c for c in ranked if c.unit.kind == "row" and c.features[col]][:SIBLINGS]
+    if not rows:
         return None
+
+    def named(c: Candidate) -> int:  # the most question groups one of its columns names ("L-Eval" and "average")
+        return max(sum(names_column(header_tokens(h, c.unit.caption), set(g)) for g in weighted.groups)
+                   for h in c.unit.header[1:])
+
+    top = max(rows, key=named)  # the first of the best: the likeliest row of the table that names most
     table = [index.units[i] for i in index.units_by_section.get(top.section.number, ())
              if index.units[i].kind == "row" and index.units[i].caption == top.unit.caption]
     e = extreme_row(table, list(zip(weighted.groups, weighted.weights)), direction, question)

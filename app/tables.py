@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ingest.keywords import CJK, tokenize
-from ingest.units import UnitRecord
+from ingest.units import UnitRecord, glossary_renderings
 
 # "which model is best", and the verbs that say so: "which model tops / leads / comes first on X"
 HIGHEST = re.compile(r"最高|最好|最佳|最强|最大|最多|最优|第一|领先|夺冠|"
@@ -34,7 +34,8 @@ ABBREVIATION = re.compile(r"([A-Za-z][A-Za-z.\-]*)\s*→\s*([^；;。→]+)")
 def header_tokens(header: str, caption: str = "") -> frozenset:
     """A column header's tokens, with what the table's caption says its abbreviations stand for
     ("LongBench Summ" also matches 摘要 and "summarization")."""
-    toks = set(tokenize(header))
+    # an English header's words also as the Chinese terms the report uses ("WinRate" → 胜率, "Acc" → 准确率)
+    toks = set(tokenize(header)) | {t for zh in glossary_renderings(header) for t in tokenize(zh)}
     for abbr, expansion in ABBREVIATION.findall(caption):
         if abbr.lower() in toks:
             toks |= set(tokenize(expansion))

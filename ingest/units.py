@@ -67,7 +67,7 @@ class UnitRecord:
     def match_text(self) -> str:
         """What the question's words are matched against."""
         if self.kind == "row":
-            return f"{self.context} {self.caption} {' '.join(self.header)} {self.text} {ROW_IMPLIED}"
+            return f"{self.context} {self.caption} {self.own_match_text}"
         return f"{self.context} {self.own_match_text}"
 
     @property
@@ -80,8 +80,8 @@ class UnitRecord:
         """What the question's words are matched against in the unit alone (a row is a result)."""
         if self.kind == "code":  # a prompt is in English: a Chinese question matches its terms' renderings
             return f"{self.text} {' '.join(glossary_renderings(self.text))}"
-        if self.kind == "row":
-            return f"{self.own_text} {ROW_IMPLIED}"
+        if self.kind == "row":  # English headers ("AlpacaEval (WinRate)") also as the Chinese terms (胜率)
+            return f"{self.own_text} {' '.join(glossary_renderings(' '.join(self.header)))} {ROW_IMPLIED}"
         return f"{self.text} {self.source}" if self.source else self.text
 
     @property
@@ -177,7 +177,7 @@ def corpus_units(chunks: list[dict]) -> list[UnitRecord]:
 
 UNITS_FILE, VECTORS_FILE, OWN_VECTORS_FILE = "units.jsonl", "units.npy", "units-own.npy"
 # bump when segmentation or what is embedded changes: the index fingerprint includes it
-UNITS_VERSION = "units-9"
+UNITS_VERSION = "units-10"
 
 
 def write_units(vdir, units: list[UnitRecord], tokens: list[list[str]], own_tokens: list[list[str]],

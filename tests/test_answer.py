@@ -527,3 +527,14 @@ def test_each_part_of_a_question_is_judged_by_its_own_dense_vector(make_settings
     embedded.clear()
     Answerer(s, handle).ask("What is the MFU of InternEvo when training on 1024 GPUs?")
     assert len(embedded) == 1, embedded
+
+
+def test_an_english_header_is_matched_by_its_chinese_term(answerer):
+    # "AlpacaEval (WinRate)": 胜率 matched no row, and the size rule refused ("§5.3.1 说的是 20B，没有讲到 7B")
+    a = answerer.ask("InternLM2-Chat-7B 在 AlpacaEval 上的胜率？")
+    assert a.answerable and "InternLM2-Chat-7B 的 AlpacaEval (WinRate) 为 11.3" in first_line(a.answer), a.answer
+
+
+def test_which_is_best_reads_the_table_whose_column_names_most_of_the_question(answerer):
+    line = first_line(answerer.ask("Which model gets the best L-Eval average?").answer)
+    assert "L-Eval Avg.: 49.4" in line and "InternLM2-Chat-20B-SFT" in line, line
