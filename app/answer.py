@@ -51,11 +51,16 @@ class Answer:
         return d
 
 
+# a Chinese sentence's own words and marks: "InternLM2-Chat-7B 的 HumanEval 分数？" is Chinese, however long
+# its names
+ZH_GRAMMAR = re.compile(r"[的了吗呢吧是在和与有用哪谁么？，。、]")
+
+
 def is_chinese(text: str) -> bool:
     """Answer in Chinese unless the question is (nearly) all Latin script."""
     cjk = sum(len(run) for run in CJK.findall(text))
     latin = len(re.findall(r"[A-Za-z]", text))
-    return cjk >= 4 or (cjk > 0 and cjk * 6 >= latin)
+    return cjk >= 4 or (cjk > 0 and (cjk * 6 >= latin or bool(ZH_GRAMMAR.search(text))))
 
 
 def _and(items: list[str], zh: bool) -> str:

@@ -538,3 +538,13 @@ def test_an_english_header_is_matched_by_its_chinese_term(answerer):
 def test_which_is_best_reads_the_table_whose_column_names_most_of_the_question(answerer):
     line = first_line(answerer.ask("Which model gets the best L-Eval average?").answer)
     assert "L-Eval Avg.: 49.4" in line and "InternLM2-Chat-20B-SFT" in line, line
+
+
+@pytest.mark.parametrize("question, zh", [
+    ("InternLM2-Chat-7B 的 HumanEval 分数？", True),  # was answered in English: long names, three Chinese characters
+    ("internlm2 的 mfu", True),
+    ("How does InternLM2-Chat-20B score on GSM8K?", False),
+    ("InternLM2-Chat-20B vs GPT-3.5 on MATH？", False),
+])
+def test_the_answer_language_follows_the_question_s_own_words(question, zh):
+    assert is_chinese(question) is zh
