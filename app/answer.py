@@ -360,6 +360,21 @@ def paragraph_text(index, u: UnitRecord) -> str:
     return out or u.text
 
 
+def _prompt_of_named(ranked: list[Candidate], question: str) -> tuple[list[Candidate], Candidate | None]:
+    """A question about the prompt of a benchmark it names ("in the CIBench system prompt, …") is
+    answered by that prompt's lines, not another's (every prompt has "System Prompt:", a tool, a judge).
+    Returns the candidates without the other prompts' lines, and the likeliest line of the named one."""
+    names = {m.group(0).lower() for m in ENTITY.finditer(question)}  # "CIBench", "MTBench", "GSM8K": not "prompt"
+    owners = {n for c in ranked if c.unit.kind == "code" for n in names if n in c.unit.caption.lower()}
+    if not owners or not PROMPT_ASKED.search(question):
+        return ranked, None
+    ranked = [c for c in ranked if c.unit.kind != "code" or any(n in c.unit.caption.lower() for n in owners)]
+    return ranked, next((c for c in ranked if c.unit.kind == "code"), None)
+
+
+PROMPT_ASKED = re.compile(r"prompt|提示词|提示", re.IGNORECASE)
+
+
 def extractive_answer(r: Retrieval, question: str, index, embed=None) -> Extract:
     """The answer first (the sentences or rows that state the asked fact, cited), then the passage
     around the best one as a quotation."""
@@ -372,8 +387,10 @@ def extractive_answer(r: Retrieval, question: str, index, embed=None) -> Extract
     hybrid = r.vector is not None and index.unit_vectors is not None
     weights = load_weights()
     mode = "hybrid" if hybrid else "keyword"
-    ranked = score(cands, weights[mode])
+    ranked, prompt_line = _prompt_of_named(score(cands, weights[mode]), r.query)
     chosen = choose(ranked, weighted, weights["select"][mode])
+    if prompt_line is not None and all(c.unit.kind != "code" for c in chosen):
+        chosen.append(prompt_line)  # the figure's caption describes the prompt; a line of it is what it says
     chosen = with_antecedents(_each_part(r, question, index, chosen, weighted, weights[mode], embed), ranked)
     chosen, introduced = with_introduced(chosen, ranked)
     chosen, other_sizes = _asked_size(question, ranked, chosen, weighted)

@@ -145,8 +145,11 @@ def chunk_units(chunk: dict, before: str = "") -> list[UnitRecord]:
                                           (part, pi, si), ctx, figure=figure, source=source_words(clean(sent))))
                 prev = sent
     elif chunk["kind"] == "code":
-        paras = [p for p in PARAGRAPHS.split(before) if p.strip()]
-        caption = " ".join(clean(p) for p in paras[-2:])[-300:]
+        paras = [p for p in PARAGRAPHS.split(before) if p.strip()][-2:]
+        # the figure caption, when the block has one, says what it is: the bold lead above a prompt may
+        # be the report's slip ("Prompt in CIBench" over the MATH and GSM8K prompts of Figures 20, 21)
+        paras = [p for p in paras if FIGURE_LINE.match(p.strip())] or paras
+        caption = " ".join(clean(p) for p in paras)[-300:]
         part_of = ""  # the prompt part a line is in ("System Prompt:", "User Prompt:"), with its Chinese terms
         for li, line in enumerate(chunk["text"].splitlines()):
             text = line.strip()
@@ -177,7 +180,7 @@ def corpus_units(chunks: list[dict]) -> list[UnitRecord]:
 
 UNITS_FILE, VECTORS_FILE, OWN_VECTORS_FILE = "units.jsonl", "units.npy", "units-own.npy"
 # bump when segmentation or what is embedded changes: the index fingerprint includes it
-UNITS_VERSION = "units-10"
+UNITS_VERSION = "units-11"
 
 
 def write_units(vdir, units: list[UnitRecord], tokens: list[list[str]], own_tokens: list[list[str]],

@@ -548,3 +548,14 @@ def test_which_is_best_reads_the_table_whose_column_names_most_of_the_question(a
 ])
 def test_the_answer_language_follows_the_question_s_own_words(question, zh):
     assert is_chinese(question) is zh
+
+
+@pytest.mark.parametrize("question, fact", [
+    ("in the CIBench system prompt, what's the name of the tool the model can call?", "IPythonInterpreter"),
+    ("MTBench 裁判打分时要考虑哪些方面？", "helpfulness"),
+    ("CIBench 的用户提示词里要填哪些占位内容？", "{modules}"),
+])
+def test_a_question_about_a_named_prompt_is_answered_by_its_lines(answerer, question, fact):
+    # every prompt in §A.2 has a system prompt, a tool or a judge: the named one's lines answer
+    line = first_line(answerer.ask(question).answer)
+    assert fact in line, line

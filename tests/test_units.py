@@ -265,3 +265,17 @@ def test_a_short_sentence_ending_in_a_colon_joins_the_sentence_before_it():
     units = chunk_units(chunk)
     assert [u.text for u in units] == ["我们的贡献体现在两个方面。要点如下：", "1. 第一点（First） 说明。"]
     assert units[0].raw == "我们的贡献体现在两个方面。要点如下："  # still found verbatim in the section reader
+
+
+def test_a_code_block_is_what_its_figure_caption_says_not_a_mislabelled_lead():
+    # the report heads the MATH prompt "Prompt in CIBench"; Figure 20's caption says what it is
+    from ingest.units import chunk_units
+
+    before = "图 20：MATH 中使用的提示词。\n\n**CIBench 中的提示词（Prompt in CIBench）** ［译注：原文小标题如此］"
+    code = {"id": "k", "kind": "code", "section": "9.9", "title_zh": "测试", "title_en": "Test", "path": "9.9 测试",
+            "text": "```text\nSystem Prompt:\nYou are an assistant.\n```"}
+    units = chunk_units(code, before)
+    assert units and all("MATH" in u.caption and "CIBench" not in u.caption for u in units)
+    # without a figure caption the bold lead still says it
+    units = chunk_units(code, "**AlpacaEval 中的提示词（Prompt in AlpacaEval）**")
+    assert all("AlpacaEval" in u.caption for u in units)
