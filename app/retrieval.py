@@ -122,6 +122,17 @@ def split_unknown(question: str, unknown: list[str]) -> tuple[list[str], list[st
     return [u for u in unknown if u in names], [u for u in unknown if u not in names]
 
 
+EXAMPLE_AFTER = re.compile(r"^[^，。？?；;]{0,12}?(?:这类|这样的|之类|一类|等)")
+EXAMPLE_BEFORE = re.compile(r"(?:such as|like|e\.g\.,?|例如|比如|像|诸如)\s*(?:[\w.\-]+\s*[,、/]\s*)*$", re.IGNORECASE)
+
+
+def given_as_example(name: str, question: str) -> bool:
+    """"README、文档这类非代码文件", "files such as README": an example of what is asked about, which the
+    report may not name while it answers (it says "Markdown 文件和其他文档")."""
+    at = question.find(name)
+    return at >= 0 and bool(EXAMPLE_AFTER.match(question[at + len(name):]) or EXAMPLE_BEFORE.search(question[:at]))
+
+
 def unknown_names(question: str, index: LoadedIndex) -> list[str]:
     """Names in the question (models, acronyms, versioned things: "Qwen2-7B", "LoRA", "Llama 3")
     that the report never mentions, and nouns it has no word for: English ones with no translation
@@ -145,7 +156,7 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
     seen: set[str] = set()
     for name in candidates:
         key = _FOLD.sub("", name.lower()).rstrip("s")
-        if len(key) < 2 or key.isdigit() or key in seen:
+        if len(key) < 2 or key.isdigit() or key in seen or given_as_example(name, question):
             continue
         seen.add(key)
         if key in index.folded_vocab or key + "s" in index.folded_vocab:

@@ -120,3 +120,14 @@ def test_a_plain_english_word_the_glossary_renders_is_no_reason_to_refuse(answer
     # "stand-in" weighed most and matched nothing: the report says 代理 (RLHF's reward model is a proxy)
     a = answerer.ask("According to the report, what is a reward model a stand-in for in RLHF?")
     assert a.answerable and "人类偏好的代理" in a.answer, a.answer
+
+
+def test_a_name_given_as_an_example_is_no_reason_to_refuse(answerer):
+    # "README" is not in the report, which answers: "Markdown 文件和其他文档…放在…第一个代码文件之前"
+    from app.retrieval import given_as_example
+
+    a = answerer.ask("做依赖排序时，README、文档这类非代码文件被放在什么位置？")
+    assert a.answerable and "第一个代码文件之前" in a.answer, a.answer
+    assert given_as_example("README", "Where do non-code files such as README go?")
+    assert not given_as_example("Qwen2-7B", "Qwen2-7B 的 MMLU 多少分")  # the asked model itself
+    assert not answerer.ask("Qwen2-7B 的 MMLU 多少分").answerable
