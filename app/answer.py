@@ -360,6 +360,9 @@ def paragraph_text(index, u: UnitRecord) -> str:
     return out or u.text
 
 
+PROMPT_ASKED = re.compile(r"prompt|提示词|提示", re.IGNORECASE)
+
+
 def _prompt_of_named(ranked: list[Candidate], question: str) -> tuple[list[Candidate], Candidate | None]:
     """A question about the prompt of a benchmark it names ("in the CIBench system prompt, …") is
     answered by that prompt's lines, not another's (every prompt has "System Prompt:", a tool, a judge).
@@ -371,8 +374,6 @@ def _prompt_of_named(ranked: list[Candidate], question: str) -> tuple[list[Candi
     ranked = [c for c in ranked if c.unit.kind != "code" or any(n in c.unit.caption.lower() for n in owners)]
     return ranked, next((c for c in ranked if c.unit.kind == "code"), None)
 
-
-PROMPT_ASKED = re.compile(r"prompt|提示词|提示", re.IGNORECASE)
 
 
 def extractive_answer(r: Retrieval, question: str, index, embed=None) -> Extract:

@@ -36,7 +36,7 @@ def sample(handle, case) -> tuple[np.ndarray | None, bool]:
     """(the question's scope signals, or None when a hard rule refuses it; whether it is in scope)."""
     r = retrieve(handle, case.question, None, 5)
     index = handle.get()
-    ex = extractive_answer(r, case.question, index)
+    ex = extractive_answer(r, case.question, index, handle.query_vector)  # as Answerer.stream calls it
     judged = r.keyword_sections if r.keyword_sections is not None else r.sections
     names, plain = split_unknown(case.question, unknown_names(case.question, index))
     hard = hard_refusal(r, index, ex, names)
