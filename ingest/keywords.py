@@ -52,8 +52,11 @@ ZH_TERMS = [
     "张量并行", "数据并行", "序列并行", "流水线并行", "去重", "奖励欺骗", "偏好数据", "排序损失",
     "惩罚项", "上下文窗口", "增强训练", "能力专项增强训练", "数据过滤", "质量过滤", "安全过滤",
     "显存", "星标", "星标数", "通信开销", "容错", "交互式训练", "模型结构", "分组查询注意力", "浮点运算利用率",
-    "占比",
+    "占比", "优化器", "长文本",
 ]
+# a term inside a longer one: "条件奖励模型" is also a 奖励模型, "零冗余优化器" an 优化器 (jieba's search
+# mode only yields the two- and three-character words inside a long one)
+_INNER = {t: [u for u in ZH_TERMS if u != t and len(u) >= 3 and u in t] for t in ZH_TERMS}
 STOPWORDS = set(
     "的 了 是 在 和 与 及 或 也 都 就 而 被 把 对 从 以 为 于 之 其 这 那 中 上 下 个 吗 呢 吧 啊 呀 "
     "我们 你们 他们 它们 什么 多少 怎么 怎样 如何 哪些 哪个 为什么 是否 有没有 请问 请 一下 告诉 "
@@ -191,7 +194,9 @@ def _query_groups(text: str) -> tuple[tuple[str, ...], ...]:
         parts = compound_parts(tok)
         # the whole word's rendering when the glossary has one ("pre-training" → 预训练, not also the
         # 训练 of "training"); else its parts'
-        zh = [t for term in GLOSSARY.get(tok) or [x for p in parts for x in GLOSSARY.get(p, [])]
+        # a phrase token ("long_context": the glossary's "long-context") also matches its words' renderings
+        phrase = GLOSSARY.get(tok.replace("_", "-"), []) + GLOSSARY.get(tok.replace("_", " "), []) if "_" in tok else []
+        zh = [t for term in GLOSSARY.get(tok) or [*phrase, *(x for p in parts for x in GLOSSARY.get(p, []))]
               for t in _term_tokens(term)]
         if tok.isalpha() and tok.isascii():  # and the words our translation renders it by, learned
             zh += learned_renderings(tok)
@@ -250,7 +255,10 @@ def tokenize(text: str) -> list[str]:
     for m in re.finditer(r"[\u4e00-\u9fff]+|[^\u4e00-\u9fff]+", text):
         run = m.group(0)
         if CJK.fullmatch(run):
-            tokens += [t for t in jieba.cut_for_search(run) if t.strip()]
+            for t in jieba.cut_for_search(run):
+                if t.strip():
+                    tokens.append(t)
+                    tokens += _INNER.get(t, ())
             continue
         for tok in LATIN.findall(run.lower()):
             tok = tok.strip(".-_/")

@@ -559,3 +559,16 @@ def test_a_question_about_a_named_prompt_is_answered_by_its_lines(answerer, ques
     # every prompt in §A.2 has a system prompt, a tool or a judge: the named one's lines answer
     line = first_line(answerer.ask(question).answer)
     assert fact in line, line
+
+
+def test_a_term_inside_a_longer_one_matches_it(answerer):
+    from ingest.keywords import query_groups, tokenize
+
+    # "条件奖励模型" is also a 奖励模型, "零冗余优化器" an 优化器: a question's shorter term finds them
+    assert "奖励模型" in tokenize("条件奖励模型的训练使用了") and "优化器" in tokenize("零冗余优化器")
+    # a phrase token is also its glossary rendering: the report writes long-context data as 长文本
+    assert {"长文本", "长上下文"} <= set(query_groups("long-context data")[0])
+    a = answerer.ask("how many preference pairs was the reward model trained on?")
+    assert a.answerable and "240 万" in first_line(a.answer), a.answer
+    b = answerer.ask("SFT 用的什么优化器？")
+    assert "AdamW" in first_line(b.answer) and "§4.1" in first_line(b.answer), b.answer
