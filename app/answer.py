@@ -221,6 +221,38 @@ def with_introduced(chosen: list[Candidate], ranked: list[Candidate]) -> tuple[l
     return out, added
 
 
+
+# "共包括三个阶段：a）长度筛选…；b）统计过滤器…；c）困惑度过滤器…。" is one sentence that units split at
+# its semicolons: the unit that opens the enumeration stands for all of it
+OPENS_ITEMS = re.compile(r"[：:]\s*(?:[（(]?[a-z1-9][）)]|[①-⑨])")
+NEXT_ITEM = re.compile(r"^\s*(?:[（(]?[a-z1-9][）)]|[①-⑨])")
+ITEM_ENDS = ("；", ";")
+
+
+def with_enumeration(chosen: list[Candidate], ranked: list[Candidate]) -> list[Candidate]:
+    """A chosen sentence that opens an enumeration its semicolons split ("…三个阶段：a）…；") gets the
+    enumeration's other items, the units after it in its paragraph, while the whole stays short."""
+    ordered = sorted((c for c in ranked if c.unit.kind == "sentence"), key=lambda c: (c.section.number, c.unit.order))
+    at = {c.unit.id: k for k, c in enumerate(ordered)}
+    have = {c.unit.id for c in chosen}
+    out = list(chosen)
+    for c in chosen:
+        if c.unit.id not in at or not c.unit.text.endswith(ITEM_ENDS) or not OPENS_ITEMS.search(c.unit.text):
+            continue
+        items, last, size = [], c, len(c.unit.text)
+        for n in ordered[at[c.unit.id] + 1:]:
+            if (n.section.number != c.section.number or n.unit.order[:2] != c.unit.order[:2]
+                    or n.unit.order[2] != last.unit.order[2] + 1 or not NEXT_ITEM.match(n.unit.text)):
+                break
+            items.append(n)
+            size, last = size + len(n.unit.text), n
+            if not n.unit.text.endswith(ITEM_ENDS):
+                break
+        if items and size <= INTRODUCED_CHARS:
+            out += [n for n in items if n.unit.id not in have]
+            have |= {n.unit.id for n in items}
+    return out
+
 # where a question asking two things splits: "…？GPT-3.5 呢？", "…, and what does DeepSpeed get?"
 PART_BREAK = re.compile(r"(?<=[？?；;])\s*(?=\S)|[，,]\s*(?:以及|还有|另外|同时|并且)|,?\s+and\s+(?=(?:what|how|which|who|why|when)\b)",
                         re.IGNORECASE)
@@ -393,7 +425,7 @@ def extractive_answer(r: Retrieval, question: str, index, embed=None) -> Extract
     if prompt_line is not None and all(c.unit.kind != "code" for c in chosen):
         chosen.append(prompt_line)  # the figure's caption describes the prompt; a line of it is what it says
     chosen = with_antecedents(_each_part(r, question, index, chosen, weighted, weights[mode], embed), ranked)
-    chosen, introduced = with_introduced(chosen, ranked)
+    chosen, introduced = with_introduced(with_enumeration(chosen, ranked), ranked)
     chosen, other_sizes = _asked_size(question, ranked, chosen, weighted)
     chosen, absent = _each_size(r.query, ranked, chosen)
     extreme = _table_extreme(index, question, ranked, weighted)
@@ -458,9 +490,11 @@ def extractive_answer(r: Retrieval, question: str, index, embed=None) -> Extract
         if items:
             text += (f"\n\n§{sec.number} 还讲到：" + "；".join(items) + "。" if zh
                      else f"\n\n§{sec.number} also covers: " + "; ".join(items) + ".")
-    around = [u for u in _context(index, best) if u.id not in {c.unit.id for c in chosen}]
-    if around:
-        quote = "".join(u.text for u in sorted([*around, best.unit], key=lambda u: u.order))  # Chinese text
+    # the paragraph around the best unit as it reads (the chosen units in it too: without them it
+    # would jump, "…a）…；需要注意的是…"), when it adds to what the first line says
+    around = {u.id: u for u in [*_context(index, best), best.unit]}
+    if set(around) - {c.unit.id for c in chosen}:
+        quote = "".join(u.text for u in sorted(around.values(), key=lambda u: u.order))  # Chinese text
         label = f"原文（§{sec.number} {sec.title_zh}）" if zh else f"The passage (§{sec.number} {sec.title_en})"
         text += f"\n\n> {label}：{quote.strip()}" if zh else f"\n\n> {label}: {quote.strip()}"
 

@@ -572,3 +572,12 @@ def test_a_term_inside_a_longer_one_matches_it(answerer):
     assert a.answerable and "240 万" in first_line(a.answer), a.answer
     b = answerer.ask("SFT 用的什么优化器？")
     assert "AdamW" in first_line(b.answer) and "§4.1" in first_line(b.answer), b.answer
+
+
+def test_an_enumeration_split_at_its_semicolons_is_answered_whole(answerer):
+    # "共包括三个阶段：a）…；b）…；c）…。" is one sentence; units split it at the semicolons
+    a = answerer.ask("长文本数据的过滤有哪几步")
+    line = first_line(a.answer)
+    assert all(s in line for s in ("长度筛选", "统计过滤器", "困惑度过滤器")) and "§3.1.3" in line, a.answer
+    quote = a.answer.split("> ", 1)[-1]  # the passage reads on from the enumeration, not from its first item
+    assert "32K 字节的数据样本；需要注意" not in quote, a.answer
