@@ -301,7 +301,9 @@ EN_PHRASING_WORDS = set(
     "better worse best worst most least much many more less new old same different initial final exact "
     "besides instead roughly about around overall total main core whole entire actual real "
     # where in the report the answer stands, or what kind of thing it is, not what it is about
-    "column columns row rows cell cells caption chart bucket buckets vanilla plain".split())
+    "column columns row rows cell cells caption chart bucket buckets vanilla plain "
+    # who is asked about, as "who" asks it
+    "person persons people someone anyone everyone everybody".split())
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ GLOSSARY: dict[str, list[str]] = {
     "reasoning": ["推理"], "math": ["数学"], "mathematics": ["数学"], "mathematical": ["数学"],
     "knowledge": ["知识"], "exam": ["考试"], "examination": ["考试"], "exams": ["考试"],
     "coding": ["代码", "编程"], "tool": ["工具"], "tools": ["工具"], "agent": ["智能体"],
-    "function": ["函数", "工具调用", "function"], "calling": ["调用"], "call": ["调用"], "interpreter": ["解释器"],
+    "function": ["函数", "工具调用", "function"], "calling": ["调用"], "call": ["调用"], "protocol": ["协议"], "protocols": ["协议"], "interpreter": ["解释器"],
     # RLHF
     "reward": ["奖励"], "reward model": ["奖励模型"], "preference": ["偏好"], "preferences": ["偏好"],
     "pair": ["对"], "pairs": ["对"], "conditional": ["条件"], "condition": ["条件"], "prompt": ["提示词"],
@@ -124,7 +124,7 @@ GLOSSARY: dict[str, list[str]] = {
     "responses": ["回复"], "kl": ["kl"], "divergence": ["散度"], "conflict": ["冲突"],
     "conflicting": ["冲突"], "ablation": ["消融"], "multi-turn": ["多轮"], "dialogue": ["对话"],
     # evaluation
-    "benchmark": ["基准", "评测"], "benchmarks": ["基准", "评测"], "evaluation": ["评测"], "eval": ["评测"], "evals": ["评测"], "toolkit": ["工具包", "工具"], "toolkits": ["工具包", "工具"],
+    "benchmark": ["基准", "评测"], "benchmarks": ["基准", "评测"], "evaluation": ["评测"], "eval": ["评测"], "evals": ["评测"], "toolkit": ["工具包"], "toolkits": ["工具包"],
     "evaluate": ["评测"], "evaluated": ["评测"], "performance": ["表现", "性能"], "result": ["结果"],
     "results": ["结果"], "accuracy": ["准确率", "精度", "acc"], "average": ["平均", "avg"], "avg": ["平均"], "best": ["最佳", "最高"],
     "highest": ["最高"], "top": ["最佳", "领先"], "compare": ["比较", "对比"], "compared": ["比较", "对比"],

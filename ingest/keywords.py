@@ -209,7 +209,8 @@ def _query_groups(text: str) -> tuple[tuple[str, ...], ...]:
 SINGLE_CHAR_TERMS = set("层头轮步批表图")
 # "What is COOL RLHF short for?", "the full name of GQA": what kind of name is asked for (the report
 # gives it in brackets), like 全称 and 缩写 (STOPWORDS); query side only
-NAME_ASKED = re.compile(r"\b(?:short|stands?) for\b|\bfull (?:name|form)s?\b|\babbreviat\w*|\bacronyms?\b")
+NAME_ASKED = re.compile(r"\b(?:short|stands?) for\b|\bfull (?:name|form)s?\b|\babbreviat\w*|\bacronyms?\b|"
+                        r"\bwhat (?:do|does|did|would) (?:\w+ ){1,2}?call\b")  # "what do they call …": not 调用
 # "How big is the SFT dataset?", "How long is the context window?": the adjective asks for a magnitude,
 # like 多大 and 多长; it names nothing a passage holds ("big" → 大幅, "long" → every 长上下文)
 HOW_MEASURE = re.compile(r"\bhow (?:big|large|small|long|short|high|low|fast|far|often|wide|deep|heavy)\b")

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-LEXICON_VERSION = "cedict-3"
+LEXICON_VERSION = "cedict-4"
 ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/\s*$")
 PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 LEADING = re.compile(r"^(to|a|an|the|of|sb|sth|one's)\s+")
@@ -63,8 +63,20 @@ MAX_HEAD = 8
 
 @lru_cache(maxsize=2)
 def _substrings(corpus_text: str) -> frozenset[str]:
-    """Every substring of the corpus of 1 to MAX_HEAD characters: one set lookup per headword."""
-    return frozenset(corpus_text[i : i + n] for n in range(1, MAX_HEAD + 1) for i in range(len(corpus_text) - n + 1))
+    """Every run of whole words of the corpus (as jieba cuts it) of 1 to MAX_HEAD characters: one
+    set lookup per headword. Whole words: "试表" (to take a temperature) is not in "测试表现"."""
+    import jieba
+
+    from .keywords import _init_jieba
+
+    _init_jieba()
+    bounds, at = [0], 0
+    for word in jieba.cut(corpus_text):
+        at += len(word)
+        bounds.append(at)
+    runs = {corpus_text[b:e] for k, b in enumerate(bounds) for e in bounds[k + 1:k + 1 + MAX_HEAD] if e - b <= MAX_HEAD}
+    # and the dictionary's words inside a longer one, as search mode finds them (准确 in 准确率)
+    return frozenset(runs | {w for w, _, _ in jieba.tokenize(corpus_text, mode="search")})
 
 
 def _in_corpus(term: str, corpus_text: str) -> bool:

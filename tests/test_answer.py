@@ -581,3 +581,12 @@ def test_an_enumeration_split_at_its_semicolons_is_answered_whole(answerer):
     assert all(s in line for s in ("长度筛选", "统计过滤器", "困惑度过滤器")) and "§3.1.3" in line, a.answer
     quote = a.answer.split("> ", 1)[-1]  # the passage reads on from the enumeration, not from its first item
     assert "32K 字节的数据样本；需要注意" not in quote, a.answer
+
+
+def test_what_they_call_something_asks_its_name_not_a_call():
+    from ingest.keywords import query_groups
+
+    groups = query_groups("what do they call the released checkpoints from before RLHF vs after?")
+    assert not any("调用" in g for g in groups) and ["rlhf"] in groups
+    assert any("调用" in g for g in query_groups("What does function calling data look like?"))
+    assert ["toolkit", "工具包"] in query_groups("which eval toolkit was used?")  # not every 工具 (tool use)

@@ -95,6 +95,8 @@ def test_ingest_writes_the_lexicon_with_the_index(built_index):
     ("预训练时 dropout 比例设的多少？", "dropout"),
     ("InternLM2-20B 预训练一共用了多少 GPU 小时", "小时"),
     ("整个预训练大概花了多少钱", "钱"),
+    # 试表 ("to take someone's temperature") is in "测试表现" only across two words
+    ("What sampling temperature was used when generating code for HumanEval?", "temperature"),
 ])
 def test_questions_about_words_the_report_never_uses_are_refused_by_name(answerer, question, word):
     a = answerer.ask(question)
@@ -313,3 +315,18 @@ def test_plain_english_words_of_the_report_are_rendered(question, rendering):
     from ingest.keywords import query_groups
 
     assert any(rendering in g for g in query_groups(question)), query_groups(question)
+
+
+def test_a_translation_counts_only_as_whole_words_of_the_corpus(rev):
+    text = "我们对模型的测试表现进行了分析，准确率较高；将来自同一仓库的文件拼接。"
+    found = english_coverage(rev, text, topic=lambda w: True)
+    assert found["dropout"] == [] and found["star"] == []
+    from ingest.lexicon import _in_corpus
+
+    assert not _in_corpus("试表", text) and not _in_corpus("将来", text)  # across two words
+    assert _in_corpus("测试", text) and _in_corpus("准确", text)  # a word, and a word inside a longer one
+
+
+def test_who_is_asked_is_no_unknown_topic(answerer):
+    a = answerer.ask("Who is the first person thanked in the acknowledgements?")
+    assert a.answerable and "person" not in a.answer.split("\n")[0], a.answer
