@@ -119,6 +119,8 @@ GLOSSARY: dict[str, list[str]] = {
     "focal": ["焦点"], "barrier": ["障碍"], "logarithmic": ["对数"], "hacking": ["欺骗"],
     "reward hacking": ["奖励欺骗"], "critic": ["评论家"], "actor": ["策略模型"], "policy": ["策略"],
     "reference": ["参考"], "online": ["在线"], "fast path": ["快速路径"], "slow path": ["慢速路径"],
+    # a phrase is its whole rendering, not any of its words ("data contamination" is not every 数据)
+    "data contamination": ["数据污染"], "code interpreter": ["代码解释器"], "instruction following": ["指令遵循"],
     "helpful": ["有用"], "helpfulness": ["有用性"], "harmless": ["无害"], "harmlessness": ["无害性"],
     "human": ["人类"], "feedback": ["反馈"], "query": ["查询"], "queries": ["查询"], "response": ["回复"],
     "responses": ["回复"], "kl": ["kl"], "divergence": ["散度"], "conflict": ["冲突"],

@@ -590,3 +590,12 @@ def test_what_they_call_something_asks_its_name_not_a_call():
     assert not any("调用" in g for g in groups) and ["rlhf"] in groups
     assert any("调用" in g for g in query_groups("What does function calling data look like?"))
     assert ["toolkit", "工具包"] in query_groups("which eval toolkit was used?")  # not every 工具 (tool use)
+
+
+def test_a_phrase_is_its_whole_rendering_not_any_of_its_words(answerer):
+    from ingest.keywords import query_groups
+
+    assert query_groups("data contamination") == [["data_contamination", "数据污染"]]  # not every 数据
+    assert query_groups("fast path") == [["fast_path", "快速路径"]]  # not every 快速
+    a = answerer.ask("How did they detect data contamination?")
+    assert a.answerable and "§5.4" in first_line(a.answer), a.answer
