@@ -91,9 +91,14 @@ NOT_COVERED = {
 
 # --- extractive mode ---------------------------------------------------------------------------
 
+FIGURE_CELL = re.compile(r"[\d.,]+\s*%?")
+
+
 def _row_sentence(u: UnitRecord, section: str, groups: list[list[str]], zh: bool) -> str:
     """A table row as a sentence, with the columns the question asks about (all when it names none)."""
-    pairs = [(h, v) for h, v in zip(u.header[1:], u.cells[1:]) if v]
+    # a table of one row of figures (Table 2: "105.6 | 16.8% | …") names no row: every cell is a value
+    unnamed = bool(FIGURE_CELL.fullmatch(u.cells[0]))
+    pairs = [(h, v) for h, v in zip(u.header[0 if unnamed else 1:], u.cells[0 if unnamed else 1:]) if v]
     # the columns naming the most of what is asked: "LongBench average" is the one column
     # "LongBench Avg.", not every LongBench column; "几层，隐藏维度" is two; "LongBench 总分" all
     named = [{k for k, g in enumerate(groups) if names_column(header_tokens(h, u.caption), set(g))} for h, _ in pairs]
@@ -102,8 +107,12 @@ def _row_sentence(u: UnitRecord, section: str, groups: list[list[str]], zh: bool
     group = u.context.rsplit(" ", 1)[-1] if u.context and "模型" in u.context.rsplit(" ", 1)[-1] else ""
     if zh:
         values = "、".join(f"{h} 为 {v}" for h, v in shown)
+        if unnamed:
+            return f"{tname}（§{section}）中，{values}。"
         return f"{tname}（§{section}）中，{u.cells[0]}{'（' + group + '）' if group else ''} 的 {values}。"
     values = ", ".join(f"{h}: {v}" for h, v in shown)
+    if unnamed:
+        return f"In {tname} (§{section}): {values}."
     return f"In {tname} (§{section}), {u.cells[0]} has {values}."  # a score or a setting (Table 3)
 
 

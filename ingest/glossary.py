@@ -65,7 +65,7 @@ GLOSSARY: dict[str, list[str]] = {
     "rounds": ["轮"], "speed": ["速度"], "throughput": ["吞吐", "速度"], "efficiency": ["效率"],
     # model & architecture
     "model": ["模型"], "models": ["模型"], "architecture": ["结构", "架构"], "structure": ["结构"],
-    "layer": ["层"], "layers": ["层", "n_{\\mathrm{layers}}"], "head": ["头"], "heads": ["头"],
+    "layer": ["层"], "layers": ["层", "n_{\\mathrm{layers}}"], "head": ["头", "头数"], "heads": ["头", "头数"],
     "attention": ["注意力"], "hidden": ["隐藏"], "dimension": ["维度"], "dim": ["维度"],
     "parameter": ["参数"], "parameters": ["参数", "参数量"], "params": ["参数量"], "weight": ["权重"],
     "weights": ["权重"], "matrix": ["矩阵"], "matrices": ["矩阵"], "norm": ["rmsnorm", "归一化"],
