@@ -200,7 +200,7 @@ GLOSSARY: dict[str, list[str]] = {
     "layout": ["布局"], "mixture of experts": ["moe"], "mixture-of-experts": ["moe"],
     # --- tokenizer and sequence length
     "tokenizers": ["分词器"], "spare": ["备用"], "truncation": ["截断"], "truncate": ["截断"], "truncated": ["截断"],
-    "packing": ["拼接"], "concatenation": ["拼接"], "context window": ["上下文窗口"],
+    "packing": ["拼接"], "concatenation": ["拼接"], "context window": ["上下文窗口"], "context length": ["上下文长度", "上下文窗口"],
     # --- infrastructure
     "node": ["节点"], "nodes": ["节点"], "clusters": ["数据中心", "聚类"], "datacenter": ["数据中心"],
     "data center": ["数据中心"], "hardware": ["硬件"], "distributed": ["分布式"], "zero redundancy": ["零冗余"],
@@ -255,7 +255,7 @@ GLOSSARY: dict[str, list[str]] = {
     "评委": ["裁判", "评判"], "评审": ["评判", "裁判"], "准确度": ["准确率", "精度"], "正确率": ["准确率"],
     "精确度": ["精度", "准确率"], "榜单": ["leaderboard"], "排行榜": ["leaderboard"],
     "名次": ["排名", "位列", "位居"], "第一名": ["最佳", "领先", "最高"], "语料库": ["语料"], "爬虫": ["爬取"],
-    "涉黄": ["色情"], "比重": ["比例"], "份额": ["比例"], "层数": ["层", "layers"], "头数": ["头", "heads"],
+    "涉黄": ["色情"], "比重": ["比例"], "份额": ["比例"], "层数": ["层", "layers"], "头数": ["头", "heads"], "上下文长度": ["上下文窗口"],
     "维数": ["维度"], "词汇表": ["词表"], "词典": ["词表"], "词元": ["token"], "令牌": ["token"], "切词": ["分词"],
     "打标": ["标注"], "门槛": ["阈值"], "临界值": ["阈值"], "采样率": ["采样"], "逻辑推理": ["推理", "逻辑"],
     "算数": ["算术"], "汉语": ["中文"], "泄漏": ["泄露"], "安全性": ["安全", "无害"], "轮数": ["epoch", "轮次"],

@@ -597,6 +597,8 @@ def test_a_phrase_is_its_whole_rendering_not_any_of_its_words(answerer):
 
     assert query_groups("data contamination") == [["data_contamination", "数据污染"]]  # not every 数据
     assert query_groups("fast path") == [["fast_path", "快速路径"]]  # not every 快速
+    # a context length is also the context window §1 gives (200k), not only "4k 上下文长度的文本"
+    assert query_groups("context length") == [["context_length", "上下文长度", "上下文窗口"]]
     a = answerer.ask("How did they detect data contamination?")
     assert a.answerable and "§5.4" in first_line(a.answer), a.answer
 
@@ -604,3 +606,4 @@ def test_a_phrase_is_its_whole_rendering_not_any_of_its_words(answerer):
 def test_a_table_of_one_row_of_figures_names_no_row(answerer):
     line = first_line(answerer.ask("代码数据里高质量数据占多少？").answer)
     assert "16.8%" in line and "105.6 的" not in line, line  # Table 2's first cell is a figure, not a name
+
