@@ -607,3 +607,8 @@ def test_a_table_of_one_row_of_figures_names_no_row(answerer):
     line = first_line(answerer.ask("代码数据里高质量数据占多少？").answer)
     assert "16.8%" in line and "105.6 的" not in line, line  # Table 2's first cell is a figure, not a name
 
+
+
+def test_a_tokenizer_is_also_the_report_s_tokenization(answerer):
+    line = first_line(answerer.ask("What tokenizer does InternLM2 use?").answer)
+    assert "§3.2.1" in line and "GPT-4" in line, line  # 分词方法 (§3.2.1), not the needle test's GPT-4 分词器
