@@ -238,24 +238,34 @@ NEXT_ITEM = re.compile(r"^\s*(?:[（(]?[a-z1-9][）)]|[①-⑨])")
 ITEM_ENDS = ("；", ";")
 
 
+# "预训练过程分为三个不同的阶段。第一阶段，…。第二阶段，…。第三阶段，…。": a count announced, then
+# each item in a sentence of its own that an ordinal opens
+ANNOUNCES_ITEMS = re.compile(r"(?:分为|分成|包括|包含|共有|有)[一二两三四五六七八九]\s*(?:个|类|种|条|项|步|部分)[^。；]{0,8}"
+                             r"(?:阶段|步骤|部分|方面|类|种|路径|维度)?[。：:]$")
+ORDINAL = re.compile(r"^(?:第[一二三四五六七八九]|首先|其次|再次|然后|最后|其[一二三])[，,、]?")
+
+
 def with_enumeration(chosen: list[Candidate], ranked: list[Candidate]) -> list[Candidate]:
     """A chosen sentence that opens an enumeration its semicolons split ("…三个阶段：a）…；") gets the
-    enumeration's other items, the units after it in its paragraph, while the whole stays short."""
+    enumeration's other items, the units after it in its paragraph, while the whole stays short; so
+    does one that announces a count its next sentences give by ordinals ("分为三个不同的阶段。第一阶段，…")."""
     ordered = sorted((c for c in ranked if c.unit.kind == "sentence"), key=lambda c: (c.section.number, c.unit.order))
     at = {c.unit.id: k for k, c in enumerate(ordered)}
     have = {c.unit.id for c in chosen}
     out = list(chosen)
     for c in chosen:
-        if c.unit.id not in at or not c.unit.text.endswith(ITEM_ENDS) or not OPENS_ITEMS.search(c.unit.text):
+        split = c.unit.text.endswith(ITEM_ENDS) and bool(OPENS_ITEMS.search(c.unit.text))
+        if c.unit.id not in at or not (split or ANNOUNCES_ITEMS.search(c.unit.text)):
             continue
         items, last, size = [], c, len(c.unit.text)
         for n in ordered[at[c.unit.id] + 1:]:
             if (n.section.number != c.section.number or n.unit.order[:2] != c.unit.order[:2]
-                    or n.unit.order[2] != last.unit.order[2] + 1 or not NEXT_ITEM.match(n.unit.text)):
+                    or n.unit.order[2] != last.unit.order[2] + 1
+                    or not (NEXT_ITEM if split else ORDINAL).match(n.unit.text)):
                 break
             items.append(n)
             size, last = size + len(n.unit.text), n
-            if not n.unit.text.endswith(ITEM_ENDS):
+            if split and not n.unit.text.endswith(ITEM_ENDS):
                 break
         if items and size <= INTRODUCED_CHARS:
             out += [n for n in items if n.unit.id not in have]

@@ -246,8 +246,8 @@ def group_weight(group: list[str], idf: dict[str, float], top: float | None = No
     rarest term (it is likely what the question is about: "dropout", "天气"), unless it only
     phrases the question ("reach", "反而"), which weighs less."""
     known = [idf[t] for t in group if t in idf]
-    if known:
-        return max(known)
+    if known:  # "What MFU does InternEvo reach?": the verb of a result says nothing of what it is
+        return max(known) * (PHRASING_WEIGHT if group[0] in RESULT_VERBS else 1.0)
     top = top if top is not None else max(idf.values(), default=1.0)
     return top * (PHRASING_WEIGHT if is_phrasing(group[0]) else 1.0)
 
@@ -255,6 +255,8 @@ def group_weight(group: list[str], idf: dict[str, float], top: float | None = No
 # the report's subject: every passage is about it unless it names another model ("InternLM2-7B" is
 # a name; "InternLM2" alone tells no passage from another)
 SUBJECT = {"internlm2"}
+RESULT_VERBS = set("reach reaches reached achieve achieves achieved attain attains attained get gets got "
+                   "obtain obtains obtained".split())
 PHRASING_WEIGHT = 0.3  # measured: raises the weakest in-scope evidence, leaves out-of-scope scores as they were
 EN_PHRASING = re.compile(r"^[a-z]+(ed|ing|ly|est)$")
 ZH_PHRASING_POS = ("v", "d", "p", "c", "u", "r", "m", "q", "f", "t", "a", "z", "y", "e", "o")

@@ -130,7 +130,6 @@ THRESHOLD_ONLY = [
     "给我写一首五言绝句",  # a poem
     "Write a short poem about the model",
     "上海今天多少度",  # the weather
-    "明天气温多少度",
     "How do I build a web page with HTML and CSS?",  # web programming
     "网页怎么用 CSS 设置字体颜色",
 ]

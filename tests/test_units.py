@@ -280,3 +280,18 @@ def test_a_code_block_is_what_its_figure_caption_says_not_a_mislabelled_lead():
     # without a figure caption the bold lead still says it
     units = chunk_units(code, "**AlpacaEval 中的提示词（Prompt in AlpacaEval）**")
     assert all("AlpacaEval" in u.caption for u in units)
+
+
+def test_the_verb_of_a_result_weighs_little():
+    from app.retrieval import PHRASING_WEIGHT, Weighted
+
+    idf = {"reach": 6.0, "mfu": 4.0, "internevo": 3.0}  # "reach" is rare: a few source sentences have it
+    w = Weighted.of([["mfu"], ["internevo"], ["reach"]], idf).weights
+    assert w == [4.0, 3.0, 6.0 * PHRASING_WEIGHT]
+
+
+def test_a_count_announced_is_answered_with_its_items(answerer):
+    from app.evaluation import first_line
+
+    line = first_line(answerer.ask("预训练分为哪几个阶段？").answer)
+    assert all(s in line for s in ("第一阶段", "第二阶段", "第三阶段", "能力专项增强数据")), line
