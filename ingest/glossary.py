@@ -198,6 +198,8 @@ GLOSSARY: dict[str, list[str]] = {
     "positional encoding": ["位置编码"], "rotary": ["旋转", "rope"], "theta": ["基数", "rope"],
     "extrapolation": ["外推"], "grouped query attention": ["分组查询注意力", "gqa"],
     "grouped-query attention": ["分组查询注意力", "gqa"], "qkv": ["wqkv", "矩阵"], "fused": ["合并"], "merging": ["合并"],
+    "fusing": ["合并"], "fuse": ["合并"], "areas": ["领域"], "area": ["领域"], "scraped": ["爬取"], "scrape": ["爬取"], "crawled": ["爬取"], "heatmap": ["热力图"], "subtask": ["子任务"], "subtasks": ["子任务"],
+    "fine-grained": ["细粒度"], "real-world": ["真实"], "libraries": ["库"], "library": ["库"], "consists": ["组成", "包括"],
     "layout": ["布局"], "mixture of experts": ["moe"], "mixture-of-experts": ["moe"],
     # --- tokenizer and sequence length
     "tokenizers": ["分词器"], "spare": ["备用"], "truncation": ["截断"], "truncate": ["截断"], "truncated": ["截断"],
