@@ -272,6 +272,33 @@ def with_enumeration(chosen: list[Candidate], ranked: list[Candidate]) -> list[C
             have |= {n.unit.id for n in items}
     return out
 
+
+# "What two lessons …", "哪两条经验", "有哪几步": a question that asks for the items of a list
+ASKS_ITEMS = re.compile(r"\b(?:what|which)\s+(?:two|three|four|five|six)\b|[哪几两三四五六][条点个项类种步]|哪些|哪几|"
+                        r"\blist\b|what (?:are|were) the", re.IGNORECASE)
+
+
+def with_list_intro(chosen: list[Candidate], ranked: list[Candidate], question: str) -> list[Candidate]:
+    """For a question asking for a list's items, a chosen sentence whose paragraph ends, one or two
+    sentences later, in one that introduces a list ("…这一挑战变得更加严峻。关于阈值设定，我们总结了两条经验：")
+    gets that sentence too, and with it (with_introduced) the items."""
+    if not ASKS_ITEMS.search(question):
+        return chosen
+    by_id = {c.unit.id: c for c in ranked}
+    have = {c.unit.id for c in chosen}
+    out = list(chosen)
+    for c in chosen:
+        if c.unit.kind != "sentence" or c.unit.text.endswith(INTRODUCES):
+            continue
+        after = sorted((n for n in ranked if n.unit.kind == "sentence" and n.section.number == c.section.number
+                        and n.unit.order[:2] == c.unit.order[:2] and 0 < n.unit.order[2] - c.unit.order[2] <= 2),
+                       key=lambda n: n.unit.order)
+        intro = next((n for n in after if n.unit.text.endswith(INTRODUCES)), None)
+        if intro is not None and intro is after[-1] and intro.unit.id not in have and intro.unit.id in by_id:
+            out.append(intro)
+            have.add(intro.unit.id)
+    return out
+
 # where a question asking two things splits: "…？GPT-3.5 呢？", "…, and what does DeepSpeed get?"
 PART_BREAK = re.compile(r"(?<=[？?；;])\s*(?=\S)|[，,]\s*(?:以及|还有|另外|同时|并且)|,?\s+and\s+(?=(?:what|how|which|who|why|when)\b)",
                         re.IGNORECASE)
@@ -379,6 +406,9 @@ def best_run_first(cs: list[Candidate], best: Candidate) -> list[Candidate]:
         prev = runs[-1][-1].unit.order if runs else None
         near = prev is not None and c.unit.order[0] == prev[0] and c.unit.order[1] - prev[1] <= 1 \
             and not (c.unit.kind == "row" and c.unit.order[1] == 0 and c.unit.order[2] - prev[2] > 1)
+        # a list the chunking put in the next chunk stays with the colon that introduces it
+        near = near or (prev is not None and runs[-1][-1].unit.text.endswith(INTRODUCES)
+                        and c.unit.order[0] == prev[0] + 1 and c.unit.order[1] == 0)
         if near:
             runs[-1].append(c)
         else:
@@ -444,7 +474,7 @@ def extractive_answer(r: Retrieval, question: str, index, embed=None) -> Extract
     if prompt_line is not None and all(c.unit.kind != "code" for c in chosen):
         chosen.append(prompt_line)  # the figure's caption describes the prompt; a line of it is what it says
     chosen = with_antecedents(_each_part(r, question, index, chosen, weighted, weights[mode], embed), ranked)
-    chosen, introduced = with_introduced(with_enumeration(chosen, ranked), ranked)
+    chosen, introduced = with_introduced(with_list_intro(with_enumeration(chosen, ranked), ranked, question), ranked)
     chosen, other_sizes = _asked_size(question, ranked, chosen, weighted)
     chosen, absent = _each_size(r.query, ranked, chosen)
     extreme = _table_extreme(index, question, ranked, weighted)
@@ -471,7 +501,7 @@ def extractive_answer(r: Retrieval, question: str, index, embed=None) -> Extract
                 adjacent = (prev.unit.kind == c.unit.kind == "sentence" and prev.unit.order[:2] == c.unit.order[:2]
                             and c.unit.order[2] - prev.unit.order[2] == 1)
                 if c.unit.id in introduced:  # after its colon, or after the item before it
-                    body = body if prev.unit.text.endswith(INTRODUCES) else body.rstrip("。.；;") + ("；" if zh else "; ")
+                    body = body if prev.unit.text.endswith(INTRODUCES) else body.rstrip("。.；;") + ("；" if zh or c.unit.kind == "sentence" else "; ")  # the report's punctuation
                     body += " " if body.endswith(INTRODUCES) and c.unit.raw.lstrip().startswith("$$") else ""
                 else:
                     body += ("" if zh else " ") if adjacent else ("……" if zh else " … ")

@@ -612,3 +612,24 @@ def test_a_table_of_one_row_of_figures_names_no_row(answerer):
 def test_a_tokenizer_is_also_the_report_s_tokenization(answerer):
     line = first_line(answerer.ask("What tokenizer does InternLM2 use?").answer)
     assert "§3.2.1" in line and "GPT-4" in line, line  # 分词方法 (§3.2.1), not the needle test's GPT-4 分词器
+
+
+
+def test_a_list_introduced_after_the_chosen_sentence_is_given_to_a_question_asking_its_items(answerer):
+    from app.answer import best_run_first, question_groups, with_introduced, with_list_intro
+    from app.retrieval import Weighted, retrieve
+    from app.selection import candidates
+
+    q = "What two lessons did they learn about choosing thresholds for the long-text filters?"
+    r = retrieve(answerer.handle, q, None, 5)
+    index = answerer.handle.get()
+    ranked = candidates(index, r, Weighted.of(question_groups(r), index.idf), r.vector)
+    hard = next(c for c in ranked if c.unit.text.startswith("由于我们构建了大量过滤器"))
+    other = next(c for c in ranked if c.unit.text.startswith("需要注意的是，长上下文训练所选用的全部数据"))
+    chosen, introduced = with_introduced(with_list_intro([hard, other], ranked, q), ranked)
+    texts = [c.unit.text for c in best_run_first(chosen, hard)]
+    # "…这一挑战变得更加严峻。关于阈值设定，我们总结了两条经验：" then its two items (the next chunk), then the rest
+    assert texts[1] == "关于阈值设定，我们总结了两条经验：" and len(introduced) == 2, texts
+    assert "每个领域" in texts[2] and "边界样本" in texts[3] and texts[4].startswith("需要注意的是"), texts
+    # a question that asks for no list gets no list
+    assert with_list_intro([hard], ranked, "Why is choosing thresholds hard?") == [hard]
