@@ -133,6 +133,18 @@ def given_as_example(name: str, question: str) -> bool:
     return at >= 0 and bool(EXAMPLE_AFTER.match(question[at + len(name):]) or EXAMPLE_BEFORE.search(question[:at]))
 
 
+def _variant_parts(index: LoadedIndex) -> frozenset[str]:
+    """What the report's model names add to its subject ("InternLM2-Chat-20B-SFT": chat, 20b, sft) and
+    the model sizes it names ("1.8B 模型"): "InternLM2-Math" is no model of the report's."""
+    parts = index.__dict__.get("_variant_parts")
+    if parts is None:
+        named = {_FOLD.sub("", p) for t in index.idf for s in SUBJECT if t.startswith(s + "-") for p in t.split("-")[1:]}
+        sizes = {_FOLD.sub("", t) for t in index.idf if MODEL_SIZE.fullmatch(t)}
+        # the stage its chat models are named after, as §1 names it ("RLHF 前后两个阶段的模型")
+        parts = index.__dict__["_variant_parts"] = frozenset(named | sizes | {"rlhf"})
+    return parts
+
+
 def unknown_names(question: str, index: LoadedIndex) -> list[str]:
     """Names in the question (models, acronyms, versioned things: "Qwen2-7B", "LoRA", "Llama 3")
     that the report never mentions, and nouns it has no word for: English ones with no translation
@@ -164,7 +176,7 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
         # "InternLM2-1.8B", "InternLM2-Chat-1.8B": the report's subject in a variant whose every part
         # it names ("1.8B 模型") is one of its models, whether or not it writes the whole name
         subject, _, variant = name.lower().partition("-")
-        if subject in SUBJECT and variant and all(_FOLD.sub("", p) in index.folded_vocab for p in variant.split("-")):
+        if subject in SUBJECT and variant and all(_FOLD.sub("", p) in _variant_parts(index) for p in variant.split("-")):
             continue
         # "cl100k-based", "LLaMA-like": a known name made an adjective is not a new name
         head, _, tail = name.lower().rpartition("-")

@@ -97,7 +97,8 @@ def test_ingest_writes_the_lexicon_with_the_index(built_index):
     ("整个预训练大概花了多少钱", "钱"),
     # 试表 ("to take someone's temperature") is in "测试表现" only across two words
     ("What sampling temperature was used when generating code for HumanEval?", "temperature"),
-    ("明天气温多少度", "气温"),  # its meanings (temperature) the report never renders: 试表 was only in 测试表现
+    ("明天气温多少度", "气温"),
+    ("What is the InternLM2-Math model?", "InternLM2-Math"),  # its models are Base, Chat, SFT and sizes  # its meanings (temperature) the report never renders: 试表 was only in 测试表现
 ])
 def test_questions_about_words_the_report_never_uses_are_refused_by_name(answerer, question, word):
     a = answerer.ask(question)
