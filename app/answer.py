@@ -477,6 +477,7 @@ def extractive_answer(r: Retrieval, question: str, index, embed=None) -> Extract
     chosen, introduced = with_introduced(with_list_intro(with_enumeration(chosen, ranked), ranked, question), ranked)
     chosen, other_sizes = _asked_size(question, ranked, chosen, weighted)
     chosen, absent = _each_size(r.query, ranked, chosen)
+    chosen = _largest_model(r.query, ranked, chosen)
     extreme = _table_extreme(index, question, ranked, weighted)
     if extreme is not None:  # "which model is best on X": the table's extreme row, not the likeliest row
         chosen = [extreme[0]]
@@ -678,6 +679,24 @@ def _table_extreme(index, question: str, ranked: list[Candidate], weighted: Weig
     winner = next((c for c in ranked if c.unit.id == e.rows[0].id), top)
     return winner, e
 
+
+# "the biggest InternLM2", "最大的模型": the model of the largest size, not a size the question names
+LARGEST = re.compile(r"\b(?:biggest|largest)\b|最大的(?:\s*InternLM2)?\s*(?:模型|版本|那个)|最大(?:的)?(?:那个)?(?:模型|版本)", re.IGNORECASE)
+SMALLEST = re.compile(r"\bsmallest\b|最小的(?:\s*InternLM2)?\s*(?:模型|版本|那个)|最小(?:的)?(?:那个)?(?:模型|版本)", re.IGNORECASE)
+
+
+def _largest_model(question: str, ranked: list[Candidate], chosen: list[Candidate]) -> list[Candidate]:
+    """A question about the biggest (smallest) model, answered by rows named by model sizes (Table 3:
+    1.8B, 7B, 20B), gets the row of the largest (smallest) size of the table of its first chosen row."""
+    big, small = bool(LARGEST.search(question)), bool(SMALLEST.search(question))
+    first = chosen[0]
+    if big == small or MODEL_SIZE.findall(question) or first.unit.kind != "row" \
+            or not MODEL_SIZE.fullmatch(first.unit.cells[0]):
+        return chosen
+    table = [c for c in ranked if c.unit.kind == "row" and c.unit.caption == first.unit.caption
+             and MODEL_SIZE.fullmatch(c.unit.cells[0])]
+    pick = (max if big else min)(table, key=lambda c: float(MODEL_SIZE.fullmatch(c.unit.cells[0]).group(1)))
+    return [pick, *(c for c in chosen if c.unit.kind != "row" or c.unit.caption != first.unit.caption)]
 
 def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[str, object] | None:
     """A reason the report certainly cannot answer, whatever the evidence: ("names", the question's

@@ -633,3 +633,12 @@ def test_a_list_introduced_after_the_chosen_sentence_is_given_to_a_question_aski
     assert "每个领域" in texts[2] and "边界样本" in texts[3] and texts[4].startswith("需要注意的是"), texts
     # a question that asks for no list gets no list
     assert with_list_intro([hard], ranked, "Why is choosing thresholds hard?") == [hard]
+
+
+@pytest.mark.parametrize("question, size, other", [
+    ("How many layers does the biggest InternLM2 model have?", "20B", "1.8B"),
+    ("How many layers does the smallest InternLM2 model have?", "1.8B", "20B"),
+])
+def test_the_biggest_model_is_the_row_of_the_largest_size(answerer, question, size, other):
+    line = first_line(answerer.ask(question).answer)
+    assert f"{size} " in line and f"{other} " not in line and "§3.2.2" in line, line
