@@ -16,8 +16,9 @@ from ingest.settings import Settings
 from ingest.units import LABEL_ONLY, PARA_LEAD, POINTS_BACK, UnitRecord, clean
 
 from .index import IndexHandle
-from .retrieval import (ENTITY, MODEL_SIZE, dense_query, Retrieval, Weighted, coverage, never_together, retrieve,
-                        split_unknown, term_groups, unknown_names)
+from .retrieval import (ENTITY, EN_PHRASING_WORDS, MODEL_SIZE, RESULT_VERBS, SUBJECT, dense_query, Retrieval,
+                        Weighted, coverage, is_phrasing, never_together, retrieve, split_unknown, term_groups,
+                        unknown_names)
 from .scope import in_scope_probability, signals
 from .scope import load_weights as load_scope_weights
 from .selection import FEATURES, Candidate, QuestionType, candidates, load_weights, score, title_tokens
@@ -475,6 +476,7 @@ def extractive_answer(r: Retrieval, question: str, index, embed=None) -> Extract
         chosen.append(prompt_line)  # the figure's caption describes the prompt; a line of it is what it says
     chosen = with_antecedents(_each_part(r, question, index, chosen, weighted, weights[mode], embed), ranked)
     chosen, introduced = with_introduced(with_list_intro(with_enumeration(chosen, ranked), ranked, question), ranked)
+    chosen = _asked_name(question, index, ranked, chosen, weighted)
     chosen, other_sizes = _asked_size(question, ranked, chosen, weighted)
     chosen, absent = _each_size(r.query, ranked, chosen)
     chosen = _largest_model(r.query, ranked, chosen)
@@ -604,6 +606,47 @@ def _asked_size(question: str, ranked: list[Candidate], chosen: list[Candidate],
             return [c, *(x for x in chosen[1:] if x is not c and asked <= _sizes(x))], None
     return chosen, _mismatch(asked, given, chosen[0])
 
+
+def _system_names(text: str) -> set[str]:
+    """The systems and models a text names ("InternEvo", "DeepSpeed-Ulysses", "Qwen-7B"): not an
+    acronym of a term ("MFU", "RLHF"), not a size, not the report's subject."""
+    return {m.group(0).lower() for m in ENTITY.finditer(text)
+            if not m.group(0).isupper() and not MODEL_SIZE.fullmatch(m.group(0))} - SUBJECT
+
+
+def _asked_name(question: str, index, ranked: list[Candidate], chosen: list[Candidate], weighted: Weighted
+                ) -> list[Candidate]:
+    """A question about one named system ("What MFU does InternEvo reach?") whose best unit names
+    others in its own words but not it — "DeepSpeed-Ulysses 和 Megatron-LM 只能达到约 65% 的 MFU", which
+    has InternEvo only from its section's title — is answered by the best-ranked unit that names it
+    and holds as much of what else the question is about; the other system's unit stays behind it."""
+    asked = _system_names(question)
+    best = chosen[0]
+    # a row is about its model; the benchmark a question names is its table's (the caption's), not the row's
+    if len(asked) != 1 or QuestionType.of(question).compare or best.unit.kind != "sentence":
+        return chosen
+    name = next(iter(asked))
+
+    before = {(c.section.number, c.unit.order): c.unit.text for c in ranked if c.unit.kind == "sentence"}
+
+    def names_it(c: Candidate) -> bool:
+        # in its own words, its bold lead included ("CompassArena 包含 520 道…"), or in the sentence before
+        # it that it points back to ("与 AlpacaEval 类似，它由 GPT4-Turbo 进行评判": 它 is CompassArena)
+        o = c.unit.order
+        prev = before.get((c.section.number, (o[0], o[1], o[2] - 1)), "")
+        return name in tokenize(c.unit.text) or (bool(POINTS_BACK.match(c.unit.text)) and name in tokenize(prev))
+
+    if names_it(best) or not _system_names(best.unit.text) - asked:
+        return chosen
+    # what else the question is about: not the name, not the words that only phrase it ("reach")
+    keep = [(g, w) for g, w in zip(weighted.groups, weighted.weights)
+            if g[0] != name and g[0] not in RESULT_VERBS and g[0] not in EN_PHRASING_WORDS and not is_phrasing(g[0])]
+    rest = Weighted([g for g, _ in keep], [w for _, w in keep])
+    need = coverage(rest, best.tokens)
+    for c in ranked[:SIBLINGS]:
+        if c is not best and c.unit.kind == "sentence" and names_it(c) and coverage(rest, c.tokens) >= need - 1e-9:
+            return [c, *(x for x in chosen if x is not c)]
+    return chosen
 
 NAME_PARTS = re.compile(r"[-_\s/]+")
 SUBJECT_PARTS = {"internlm2", "internlm"}  # the report's own models: a name part no question needs to say

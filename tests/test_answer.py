@@ -642,3 +642,27 @@ def test_a_list_introduced_after_the_chosen_sentence_is_given_to_a_question_aski
 def test_the_biggest_model_is_the_row_of_the_largest_size(answerer, question, size, other):
     line = first_line(answerer.ask(question).answer)
     assert f"{size} " in line and f"{other} " not in line and "§3.2.2" in line, line
+
+
+def test_a_sentence_about_another_system_gives_way_to_one_about_the_asked_one(answerer):
+    from app.answer import _asked_name, question_groups
+    from app.retrieval import Weighted, retrieve
+    from app.selection import candidates
+
+    q = "What MFU does InternEvo reach?"
+    r = retrieve(answerer.handle, q, None, 5)
+    index = answerer.handle.get()
+    w = Weighted.of(question_groups(r), index.idf)
+    ranked = candidates(index, r, w, r.vector)
+    # "DeepSpeed-Ulysses 和 Megatron-LM 只能达到约 65% 的 MFU" has InternEvo only from §2.1's title
+    other = next(c for c in ranked if c.unit.text.startswith("相比之下，DeepSpeed-Ulysses 和 Megatron-LM"))
+    out = _asked_name(q, index, ranked, [other], w)
+    assert "InternEvo" in out[0].unit.text and "MFU" in out[0].unit.text and other in out, out[0].unit.text
+    # the other system asked: its own sentence stays
+    assert _asked_name("What MFU does Megatron-LM reach?", index, ranked, [other], w) == [other]
+    # a sentence that points back to the asked name ("它" is CompassArena) is about it
+    r2 = retrieve(answerer.handle, "CompassArena 是什么？", None, 5)
+    w2 = Weighted.of(question_groups(r2), index.idf)
+    ranked2 = candidates(index, r2, w2, r2.vector)
+    it = next(c for c in ranked2 if c.unit.text.startswith("与 AlpacaEval 类似，它由 GPT4-Turbo"))
+    assert _asked_name("CompassArena 是什么？", index, ranked2, [it], w2) == [it]
