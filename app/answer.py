@@ -16,7 +16,7 @@ from ingest.settings import Settings
 from ingest.units import LABEL_ONLY, PARA_LEAD, POINTS_BACK, UnitRecord, clean
 
 from .index import IndexHandle
-from .retrieval import (ENTITY, EN_PHRASING_WORDS, MODEL_SIZE, RESULT_VERBS, SUBJECT, dense_query, Retrieval,
+from .retrieval import (ENTITY, MODEL_SIZE, RESULT_VERBS, SUBJECT, dense_query, Retrieval,
                         Weighted, coverage, is_phrasing, never_together, retrieve, split_unknown, term_groups,
                         unknown_names)
 from .scope import in_scope_probability, signals
@@ -187,6 +187,12 @@ MAX_INTRODUCED, INTRODUCED_CHARS = 6, 400  # a list longer than that is the pass
 ITEM_LEAD = re.compile(r"^\s*(?:[-*]|\d+\.)?\s*\*\*([^*\n]{2,120})\*\*")  # a list item's bold lead, with its English
 
 
+def _reading_order(ranked: list[Candidate], kinds: tuple[str, ...]) -> tuple[list[Candidate], dict[str, int]]:
+    """The candidates of those kinds in reading order (section, then place), and each one's position."""
+    ordered = sorted((c for c in ranked if c.unit.kind in kinds), key=lambda c: (c.section.number, c.unit.order))
+    return ordered, {c.unit.id: k for k, c in enumerate(ordered)}
+
+
 def with_introduced(chosen: list[Candidate], ranked: list[Candidate]) -> tuple[list[Candidate], dict[str, str]]:
     """A chosen sentence that ends in a colon ("关于阈值设定，我们总结了两条经验：", "奖励模型的损失函数
     为：") gets what it introduces: the first sentence of each list item or the formula after it (each
@@ -194,9 +200,7 @@ def with_introduced(chosen: list[Candidate], ranked: list[Candidate]) -> tuple[l
     prompt's line that does ("To use a tool, please response with the following format:"), the lines
     after it up to the next blank one. Returns the units and, for those it added, how the answer
     states each (without its list mark)."""
-    ordered = sorted((c for c in ranked if c.unit.kind in ("sentence", "code")),
-                     key=lambda c: (c.section.number, c.unit.order))
-    at = {c.unit.id: k for k, c in enumerate(ordered)}
+    ordered, at = _reading_order(ranked, ("sentence", "code"))
     have = {c.unit.id for c in chosen}
     out, added = list(chosen), {}
     for c in chosen:
@@ -231,7 +235,6 @@ def with_introduced(chosen: list[Candidate], ranked: list[Candidate]) -> tuple[l
     return out, added
 
 
-
 # "共包括三个阶段：a）长度筛选…；b）统计过滤器…；c）困惑度过滤器…。" is one sentence that units split at
 # its semicolons: the unit that opens the enumeration stands for all of it
 OPENS_ITEMS = re.compile(r"[：:]\s*(?:[（(]?[a-z1-9][）)]|[①-⑨])")
@@ -250,8 +253,7 @@ def with_enumeration(chosen: list[Candidate], ranked: list[Candidate]) -> list[C
     """A chosen sentence that opens an enumeration its semicolons split ("…三个阶段：a）…；") gets the
     enumeration's other items, the units after it in its paragraph, while the whole stays short; so
     does one that announces a count its next sentences give by ordinals ("分为三个不同的阶段。第一阶段，…")."""
-    ordered = sorted((c for c in ranked if c.unit.kind == "sentence"), key=lambda c: (c.section.number, c.unit.order))
-    at = {c.unit.id: k for k, c in enumerate(ordered)}
+    ordered, at = _reading_order(ranked, ("sentence",))
     have = {c.unit.id for c in chosen}
     out = list(chosen)
     for c in chosen:
@@ -285,7 +287,6 @@ def with_list_intro(chosen: list[Candidate], ranked: list[Candidate], question: 
     gets that sentence too, and with it (with_introduced) the items."""
     if not ASKS_ITEMS.search(question):
         return chosen
-    by_id = {c.unit.id: c for c in ranked}
     have = {c.unit.id for c in chosen}
     out = list(chosen)
     for c in chosen:
@@ -295,10 +296,11 @@ def with_list_intro(chosen: list[Candidate], ranked: list[Candidate], question: 
                         and n.unit.order[:2] == c.unit.order[:2] and 0 < n.unit.order[2] - c.unit.order[2] <= 2),
                        key=lambda n: n.unit.order)
         intro = next((n for n in after if n.unit.text.endswith(INTRODUCES)), None)
-        if intro is not None and intro is after[-1] and intro.unit.id not in have and intro.unit.id in by_id:
+        if intro is not None and intro is after[-1] and intro.unit.id not in have:
             out.append(intro)
             have.add(intro.unit.id)
     return out
+
 
 # where a question asking two things splits: "…？GPT-3.5 呢？", "…, and what does DeepSpeed get?"
 PART_BREAK = re.compile(r"(?<=[？?；;])\s*(?=\S)|[，,]\s*(?:以及|还有|另外|同时|并且)|,?\s+and\s+(?=(?:what|how|which|who|why|when)\b)",
@@ -455,7 +457,6 @@ def _prompt_of_named(ranked: list[Candidate], question: str) -> tuple[list[Candi
         return ranked, None
     ranked = [c for c in ranked if c.unit.kind != "code" or any(n in c.unit.caption.lower() for n in owners)]
     return ranked, next((c for c in ranked if c.unit.kind == "code"), None)
-
 
 
 def extractive_answer(r: Retrieval, question: str, index, embed=None) -> Extract:
@@ -626,7 +627,6 @@ def _asked_name(question: str, index, ranked: list[Candidate], chosen: list[Cand
     if len(asked) != 1 or QuestionType.of(question).compare or best.unit.kind != "sentence":
         return chosen
     name = next(iter(asked))
-
     before = {(c.section.number, c.unit.order): c.unit.text for c in ranked if c.unit.kind == "sentence"}
 
     def names_it(c: Candidate) -> bool:
@@ -640,13 +640,14 @@ def _asked_name(question: str, index, ranked: list[Candidate], chosen: list[Cand
         return chosen
     # what else the question is about: not the name, not the words that only phrase it ("reach")
     keep = [(g, w) for g, w in zip(weighted.groups, weighted.weights)
-            if g[0] != name and g[0] not in RESULT_VERBS and g[0] not in EN_PHRASING_WORDS and not is_phrasing(g[0])]
+            if g[0] != name and g[0] not in RESULT_VERBS and not is_phrasing(g[0])]
     rest = Weighted([g for g, _ in keep], [w for _, w in keep])
     need = coverage(rest, best.tokens)
     for c in ranked[:SIBLINGS]:
         if c is not best and c.unit.kind == "sentence" and names_it(c) and coverage(rest, c.tokens) >= need - 1e-9:
             return [c, *(x for x in chosen if x is not c)]
     return chosen
+
 
 NAME_PARTS = re.compile(r"[-_\s/]+")
 SUBJECT_PARTS = {"internlm2", "internlm"}  # the report's own models: a name part no question needs to say
@@ -740,6 +741,7 @@ def _largest_model(question: str, ranked: list[Candidate], chosen: list[Candidat
              and MODEL_SIZE.fullmatch(c.unit.cells[0])]
     pick = (max if big else min)(table, key=lambda c: float(MODEL_SIZE.fullmatch(c.unit.cells[0]).group(1)))
     return [pick, *(c for c in chosen if c.unit.kind != "row" or c.unit.caption != first.unit.caption)]
+
 
 def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[str, object] | None:
     """A reason the report certainly cannot answer, whatever the evidence: ("names", the question's
