@@ -19,7 +19,7 @@ from .index import IndexHandle
 from .retrieval import (ENTITY, MODEL_SIZE, RESULT_VERBS, SUBJECT, dense_query, Retrieval,
                         Weighted, coverage, is_phrasing, never_together, retrieve, split_unknown, term_groups,
                         unknown_names)
-from .scope import in_scope_probability, signals
+from .scope import in_scope_probability, missing_figure, signals
 from .scope import load_weights as load_scope_weights
 from .selection import FEATURES, Candidate, QuestionType, candidates, load_weights, score, title_tokens
 from .tables import Extreme, extreme_asked, extreme_row, extreme_sentence, header_tokens, names_column, table_label
@@ -745,8 +745,8 @@ def _largest_model(question: str, ranked: list[Candidate], chosen: list[Candidat
 
 def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[str, object] | None:
     """A reason the report certainly cannot answer, whatever the evidence: ("names", the question's
-    names it never mentions), ("apart", names no passage has together) or ("sizes", (asked, given,
-    section)); None."""
+    names it never mentions), ("apart", names no passage has together), ("sizes", (asked, given,
+    section)) or ("figure", (the asked quantities, the rest)); None."""
     if names:
         return "names", names
     apart = never_together(r.query, index)
@@ -754,6 +754,9 @@ def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[st
         return "apart", apart
     if ex.size_mismatch:
         return "sizes", ex.size_mismatch
+    missing = missing_figure(question_parts(r.query), index)
+    if missing:
+        return "figure", missing
     return None
 
 
@@ -761,6 +764,8 @@ def refusal_message(hard: tuple[str, object] | None, plain_unknown: list[str], q
                     zh: bool) -> str:
     """What the user reads when the report does not answer: the reason, when there is one to name."""
     kind, what = hard or ("words" if plain_unknown else "", plain_unknown)
+    if kind == "figure" and plain_unknown:  # "clip ratio": that the report never says "clip" tells more
+        kind, what = "words", plain_unknown
     if kind == "sizes":
         asked, given, cited = what
         return (f"报告中讲到这一点的段落（§{cited}）说的是 {_and(given, zh)}，没有讲到 {_and(asked, zh)}，"
@@ -771,6 +776,11 @@ def refusal_message(hard: tuple[str, object] | None, plain_unknown: list[str], q
         terms = [_as_written(x, question) for x in what]
         return (f"报告中没有提到{_and(['“' + t + '”' for t in terms], zh)}，因此无法据此回答这个问题。" if zh
                 else f"The report does not mention {_or(terms)}, so it cannot answer this question.")
+    if kind == "figure":
+        asked = [_as_written(x, query) for x in what[0]]
+        return (f"报告讲到了这个话题，但没有给出所问的{_and(['“' + t + '”' for t in asked], zh)}的具体数值，"
+                "因此无法据此回答这个问题。" if zh else f"The report discusses this but gives no figure for the asked "
+                f"{_and(asked, zh)}, so it cannot answer this question.")
     if kind == "apart":
         terms = [_as_written(x, query) for x in what]
         return (f"报告中没有哪一段同时讲到{_and(['“' + t + '”' for t in terms], zh)}，因此无法据此回答这个问题。"

@@ -218,12 +218,18 @@ def _has_name(name: str, parts: list[str], tokens: set[str]) -> bool:
     return bool(parts) and all(p in tokens for p in parts) and not any(t.startswith(name + "-") for t in tokens)
 
 
+def content_groups(question: str, index: LoadedIndex) -> list[list[str]]:
+    """The question's term groups that say what it is about: known to the report, neither phrasing
+    ("reach") nor the kind of answer it wants ("区别")."""
+    return [g for g in query_groups(question)
+            if any(t in index.idf for t in g) and not is_phrasing(g[0]) and g[0] not in ASKS_FOR]
+
+
 def never_together(question: str, index: LoadedIndex) -> list[str]:
     """Terms of the question that no passage of the report has together: its names ("1.8B" +
     "GSM8K"), or its names with everything else it asks ("GPT-4" + "参数"). Each is in the report,
     the combination is not, so neither is the answer. [] when some passage has them."""
-    groups = [g for g in query_groups(question)
-              if any(t in index.idf for t in g) and not is_phrasing(g[0]) and g[0] not in ASKS_FOR]
+    groups = content_groups(question, index)
     anchors: list[tuple[str, list[str]]] = []
     targets: list[tuple[str, set[str]]] = []
     for g in groups:

@@ -51,7 +51,7 @@ GLOSSARY: dict[str, list[str]] = {
     "len": ["长度"], "tp": ["张量并行"], "dp": ["数据并行"], "pp": ["流水线并行"], "acc": ["准确率"], "perf": ["性能"],
     "intro": ["引言"], "init": ["初始化"], "ft": ["微调"], "mem": ["显存"], "sched": ["调度"], "max": ["最大", "最长", "最高"],
     "min": ["最小", "最短", "最低"], "num": ["数量"], "schedule": ["调度", "衰减"], "warmup": ["预热"],
-    "weight decay": ["权重衰减"], "batch size": ["批大小"], "batch": ["批", "batch"], "epoch": ["epoch", "轮"],
+    "weight decay": ["权重衰减"], "batch size": ["批大小", "批次"], "batch": ["批", "批次", "batch"], "epoch": ["epoch", "轮"],
     "epochs": ["epoch", "轮"], "optimizer": ["优化器"], "cosine": ["余弦"], "decay": ["衰减"],
     "hyperparameter": ["超参数"], "hyperparameters": ["超参数"], "hyper-parameters": ["超参数"],
     "iteration": ["迭代"], "iterations": ["迭代"], "step": ["步", "步骤"], "steps": ["步", "步骤"], "loss": ["损失"],

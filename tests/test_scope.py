@@ -131,3 +131,38 @@ def test_a_name_given_as_an_example_is_no_reason_to_refuse(answerer):
     assert given_as_example("README", "Where do non-code files such as README go?")
     assert not given_as_example("Qwen2-7B", "Qwen2-7B 的 MMLU 多少分")  # the asked model itself
     assert not answerer.ask("Qwen2-7B 的 MMLU 多少分").answerable
+
+
+@pytest.mark.parametrize("question, message", [
+    # §4.3 says long-context data is mixed into SFT, never how much of it
+    ("SFT 阶段混进去的长上下文数据占全部 SFT 数据的比例是多少？", "报告讲到了这个话题，但没有给出所问的“比例”的具体数值"),
+    # §4.1 lists code generation among SFT's topics; Figure 7's shares are not in the text
+    ("What percentage of the SFT data is code generation?", "The report discusses this but gives no figure for the asked percentage"),
+    # §3.1.1 trains the two classifiers and reports no accuracy
+    ("广告分类器和流畅度分类器的准确率分别是多少？", "报告讲到了这个话题，但没有给出所问的“准确率”的具体数值"),
+])
+def test_a_figure_the_report_never_states_is_refused_by_name(answerer, question, message):
+    a = answerer.ask(question)
+    assert not a.answerable and a.citations == []
+    assert a.answer.startswith(message), a.answer
+
+
+@pytest.mark.parametrize("question, fact", [
+    ("What is the reward model's batch size?", "16384"),  # §4.2.1 says 批次, not 批大小
+    ("SFT 的学习率是多少？", "4e-5"),
+    ("网页数据做模糊去重时 MinHash 用了几个哈希函数，阈值设的多少？", "0.7"),  # the paragraph is about dedup, not 网页
+    ("代码数据里高质量的部分有多少 GB？占比多少？", "%"),  # each part on its own: "占比多少" asks nothing else
+])
+def test_a_stated_figure_is_not_refused(answerer, question, fact):
+    from app.answer import question_parts
+    from app.scope import missing_figure
+
+    assert missing_figure(question_parts(question), answerer.handle.get()) is None
+    a = answerer.ask(question)
+    assert a.answerable and fact in a.answer, a.answer
+
+
+def test_a_figure_question_whose_word_the_report_never_uses_says_so(answerer):
+    # "clip" is a word the report never uses: that says more than "no figure for the ratio"
+    a = answerer.ask("PPO 训练时的裁剪系数 ε（clip ratio）设的是多少？")
+    assert not a.answerable and a.answer.startswith("报告中没有提到“clip”"), a.answer
