@@ -115,6 +115,16 @@ def test_onnx_vectors_agree_with_torch_on_the_corpus_and_questions(tiny_onnx, co
     assert cos(onnx.embeddings.embed_query(QUESTIONS[0]), onnx.embeddings.embed_documents([QUESTIONS[0]])[0]) < 0.9999
 
 
+def test_an_onnx_vector_does_not_depend_on_the_texts_embedded_with_it(tiny_onnx, corpus_texts):
+    # dynamic int8 quantization scales a batch's activations together: a text embedded beside
+    # others would get another vector than alone, and an edit of one section would move them all
+    emb = load_embeddings(str(tiny_onnx)).embeddings
+    text = corpus_texts[3]
+    alone = np.asarray(emb.embed_documents([text])[0])
+    for others in (corpus_texts[40:80], corpus_texts[:2], [corpus_texts[100]]):
+        assert np.array_equal(np.asarray(emb.embed_documents([*others, text])[-1]), alone)
+
+
 def test_without_an_export_or_with_a_stale_one_torch_embeds(tiny_bert, tmp_path):
     status = load_embeddings(str(tiny_bert))
     assert status.backend == "torch" and "export-onnx" in status.message
