@@ -115,9 +115,16 @@ def chunk_units(chunk: dict, before: str = "") -> list[UnitRecord]:
     if chunk["kind"] == "table":
         lines = chunk["text"].splitlines()
         rows = [ln for ln in lines if ln.lstrip().startswith("|")]
-        caption = clean(next((ln for ln in lines if ln.strip() and not ln.lstrip().startswith("|")), ""))
+        caption_raw = next((ln for ln in lines if ln.strip() and not ln.lstrip().startswith("|")), "")
+        caption = clean(caption_raw)
         if len(rows) < 3:
             return out
+        # the sentences after a table's title state things too ("所有结果均使用 OpenCompass … 评测工具包
+        #得到。"); the title ("表 20：基座模型在 GSM8K 上的数据污染评测。") only names what the rows hold
+        for si, sent in enumerate(split_sentences(caption_raw.strip())):
+            if si and len(clean(sent)) >= 6:
+                out.append(UnitRecord(_uid(section, sent), section, chunk["id"], "sentence", clean(sent), sent,
+                                      (part, -1, si), context, figure=True, source=source_words(clean(sent))))
         header = split_row(rows[0])
         group = ""
         for ri, row in enumerate(rows[2:]):
@@ -180,7 +187,7 @@ def corpus_units(chunks: list[dict]) -> list[UnitRecord]:
 
 UNITS_FILE, VECTORS_FILE, OWN_VECTORS_FILE = "units.jsonl", "units.npy", "units-own.npy"
 # bump when segmentation or what is embedded changes: the index fingerprint includes it
-UNITS_VERSION = "units-11"
+UNITS_VERSION = "units-12"
 
 
 def write_units(vdir, units: list[UnitRecord], tokens: list[list[str]], own_tokens: list[list[str]],

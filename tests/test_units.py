@@ -35,6 +35,18 @@ def test_table_rows_carry_header_caption_group_and_no_markup():
     assert row.raw == "| InternLM2-7B | <u>65.8</u> | **70.8** |"  # highlighted as written
 
 
+def test_a_table_captions_sentences_after_its_title_are_units():
+    chunk = {**TABLE_CHUNK, "text": TABLE_CHUNK["text"].replace(
+        "表 5：基座模型的比较。", "表 5：基座模型的比较。**粗体**表示最佳模型。所有结果均使用 OpenCompass 评测工具包得到。")}
+    *notes, row = chunk_units(chunk)
+    # the title only names what the rows hold; the notes state things ("which toolkit …?")
+    assert [u.text for u in notes] == ["粗体表示最佳模型。", "所有结果均使用 OpenCompass 评测工具包得到。"]
+    assert all(u.kind == "sentence" and u.figure and u.order[:2] == (1, -1) for u in notes)
+    assert notes[0].raw == "**粗体**表示最佳模型。"  # highlighted as written
+    assert row.kind == "row" and row.caption.startswith("表 5：基座模型的比较。")
+    assert all(u.kind == "row" for u in chunk_units(TABLE_CHUNK))  # a caption that is only a title adds nothing
+
+
 CODE_CHUNK = {"id": "c4", "section": "9.9", "part": 3, "kind": "code", "path": "9 测试 > 9.9 测试", "title_en": "Test",
               "text": "```text\nSystem Prompt:\nAction: one of IPythonInterpreter.\n\nok\n```"}
 
