@@ -583,7 +583,8 @@ def _asked_size(question: str, ranked: list[Candidate], chosen: list[Candidate],
         return chosen, None
     keep = [(g, w) for g, w in zip(weighted.groups, weighted.weights) if not MODEL_SIZE.fullmatch(g[0])]
     rest = Weighted([g for g, _ in keep], [w for _, w in keep])
-    given = _sizes(chosen[0])
+    # a first unit naming no size (MMLU's description) answers for the sizes the units after it name
+    given = _sizes(chosen[0]) or set().union(*(_sizes(c) for c in chosen[1:]))
     if asked <= given:
         # what else is quoted is about the asked size too, not the table's other rows (the 20B beside the 7B)
         chosen = [chosen[0], *(c for c in chosen[1:] if not _sizes(c) or asked & _sizes(c))]
