@@ -140,6 +140,9 @@ def test_a_name_given_as_an_example_is_no_reason_to_refuse(answerer):
     ("What percentage of the SFT data is code generation?", "The report discusses this but gives no figure for the asked percentage"),
     # §3.1.1 trains the two classifiers and reports no accuracy
     ("广告分类器和流畅度分类器的准确率分别是多少？", "报告讲到了这个话题，但没有给出所问的“准确率”的具体数值"),
+    # "滤除得分低于阈值的数据": a threshold, no figure ("二次过滤" is no figure either)
+    ("What score thresholds were used for the toxicity and pornography classifiers?",
+     "The report discusses this but gives no figure for the asked thresholds"),
 ])
 def test_a_figure_the_report_never_states_is_refused_by_name(answerer, question, message):
     a = answerer.ask(question)
@@ -166,3 +169,10 @@ def test_a_figure_question_whose_word_the_report_never_uses_says_so(answerer):
     # "clip" is a word the report never uses: that says more than "no figure for the ratio"
     a = answerer.ask("PPO 训练时的裁剪系数 ε（clip ratio）设的是多少？")
     assert not a.answerable and a.answer.startswith("报告中没有提到“clip”"), a.answer
+
+
+@pytest.mark.parametrize("question", ["InternLM2-1.8B 在 MMLU 上考了多少分？", "1.8B 模型 SFT 的时候 lr 设的多少"])
+def test_a_size_the_quoted_rows_are_not_about_is_refused_even_after_a_sentence_naming_none(answerer, question):
+    # MMLU's description names no size; the rows quoted after it are 7B's and 20B's, Table 5 has no 1.8B
+    a = answerer.ask(question)
+    assert not a.answerable and "没有讲到 1.8B" in a.answer, a.answer
