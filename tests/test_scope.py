@@ -134,12 +134,10 @@ def test_a_name_given_as_an_example_is_no_reason_to_refuse(answerer):
 
 
 @pytest.mark.parametrize("question, message", [
-    # §4.3 says long-context data is mixed into SFT, never how much of it
-    ("SFT 阶段混进去的长上下文数据占全部 SFT 数据的比例是多少？", "报告讲到了这个话题，但没有给出所问的“比例”的具体数值"),
+    # §4.2.2 says each round refined the reward model, never how accurate it was
+    ("每一轮在线 RLHF 之后，奖励模型在内部测试集上的准确率分别是多少？", "报告讲到了这个话题，但没有给出所问的“准确率”的具体数值"),
     # §4.1 lists code generation among SFT's topics; Figure 7's shares are not in the text
     ("What percentage of the SFT data is code generation?", "The report discusses this but gives no figure for the asked percentage"),
-    # §3.1.1 trains the two classifiers and reports no accuracy
-    ("广告分类器和流畅度分类器的准确率分别是多少？", "报告讲到了这个话题，但没有给出所问的“准确率”的具体数值"),
     # "滤除得分低于阈值的数据": a threshold, no figure ("二次过滤" is no figure either)
     ("What score thresholds were used for the toxicity and pornography classifiers?",
      "The report discusses this but gives no figure for the asked thresholds"),
@@ -155,6 +153,13 @@ def test_a_figure_the_report_never_states_is_refused_by_name(answerer, question,
     ("SFT 的学习率是多少？", "4e-5"),
     ("网页数据做模糊去重时 MinHash 用了几个哈希函数，阈值设的多少？", "0.7"),  # the paragraph is about dedup, not 网页
     ("代码数据里高质量的部分有多少 GB？占比多少？", "%"),  # each part on its own: "占比多少" asks nothing else
+    # a share stated as a percentage without the word: "其中，来自网页的中英文数据占总量的 86.46%"
+    ("网页数据占总量的比例", "86.46%"),
+    ("长度不超过 4096 的数据占训练步数的比例", "90%"),
+    # a score stated by a table row whose header does not say 准确率
+    ("InternLM2-Chat-7B 在 HumanEval 上的准确率是多少？", "59.2"),
+    # the figure beside every other word of the question: "取 top p = 0.9"
+    ("top p 阈值设多少？", "0.9"),
 ])
 def test_a_stated_figure_is_not_refused(answerer, question, fact):
     from app.answer import question_parts
