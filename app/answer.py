@@ -68,7 +68,9 @@ def _and(items: list[str], zh: bool) -> str:
     """“A”、“B”和“C” / A, B and C"""
     if len(items) < 2:
         return "".join(items)
-    return ("、" if zh else ", ").join(items[:-1]) + ("和" if zh else " and ") + items[-1]
+    # "7B 和 20B", but "“A”和“B”": a space beside Latin letters and digits, as the report writes
+    latin = zh and re.search(r"[A-Za-z0-9]$", items[-2]) and re.match(r"[A-Za-z0-9]", items[-1])
+    return ("、" if zh else ", ").join(items[:-1]) + (" 和 " if latin else "和" if zh else " and ") + items[-1]
 
 
 def _or(items: list[str]) -> str:

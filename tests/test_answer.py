@@ -666,3 +666,11 @@ def test_a_sentence_about_another_system_gives_way_to_one_about_the_asked_one(an
     ranked2 = candidates(index, r2, w2, r2.vector)
     it = next(c for c in ranked2 if c.unit.text.startswith("与 AlpacaEval 类似，它由 GPT4-Turbo"))
     assert _asked_name("CompassArena 是什么？", index, ranked2, [it], w2) == [it]
+
+
+def test_a_list_in_a_refusal_reads_as_the_report_writes_it():
+    from app.answer import _and
+
+    assert _and(["7B", "20B"], True) == "7B 和 20B"  # a space beside Latin letters and digits
+    assert _and(["“GPT-4”", "“参数”"], True) == "“GPT-4”和“参数”"
+    assert _and(["1.8B", "7B", "20B"], False) == "1.8B, 7B and 20B"
