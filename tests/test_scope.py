@@ -134,6 +134,11 @@ def test_a_name_given_as_an_example_is_no_reason_to_refuse(answerer):
 
 
 @pytest.mark.parametrize("question, message", [
+    # §4.3 says long-context data is mixed into SFT, never how much of it
+    ("SFT 阶段混进去的长上下文数据占全部 SFT 数据的比例是多少？", "报告讲到了这个话题，但没有给出所问的“比例”的具体数值"),
+    # §3.1.1 trains the two classifiers and reports no accuracy (分类 inside 分类器 counts once, so
+    # Table 2's code-quality classifiers no longer cover the question)
+    ("广告分类器和流畅度分类器的准确率分别是多少？", "报告讲到了这个话题，但没有给出所问的“准确率”的具体数值"),
     # §4.2.2 says each round refined the reward model, never how accurate it was
     ("每一轮在线 RLHF 之后，奖励模型在内部测试集上的准确率分别是多少？", "报告讲到了这个话题，但没有给出所问的“准确率”的具体数值"),
     # §4.1 lists code generation among SFT's topics; Figure 7's shares are not in the text
@@ -160,6 +165,9 @@ def test_a_figure_the_report_never_states_is_refused_by_name(answerer, question,
     ("InternLM2-Chat-7B 在 HumanEval 上的准确率是多少？", "59.2"),
     # the figure beside every other word of the question: "取 top p = 0.9"
     ("top p 阈值设多少？", "0.9"),
+    ("What top-p threshold is used during PPO sampling?", "0.9"),  # "top-p" is the report's "top p"
+    # a threshold stated as a bound: "星标数超过 10,000 的仓库"
+    ("What star threshold was used when collecting GitHub repos for long-context code data?", "10,000"),
 ])
 def test_a_stated_figure_is_not_refused(answerer, question, fact):
     from app.answer import question_parts
@@ -181,3 +189,15 @@ def test_a_size_the_quoted_rows_are_not_about_is_refused_even_after_a_sentence_n
     # MMLU's description names no size; the rows quoted after it are 7B's and 20B's, Table 5 has no 1.8B
     a = answerer.ask(question)
     assert not a.answerable and "没有讲到 1.8B" in a.answer, a.answer
+
+
+def test_a_citation_year_or_a_subscript_is_no_figure(built_index):
+    from app.index import IndexHandle
+    from app.scope import _figures
+
+    index = IndexHandle(built_index).get()
+    figures = set(_figures(index).figures)
+    said = {u.text: i in figures for i, u in enumerate(index.units)}
+    assert not any(d for t, d in said.items() if t.startswith("(2024)"))  # a citation split off its sentence
+    assert not said["我们对其用法稍作改动，用它来估计两个文本片段之间的条件概率 $P(S_2 \\mid S_1)$，其中 $S_1$ 位于 $S_2$ 之前。"]
+    assert said["最大上下文长度设为 8192。"]
