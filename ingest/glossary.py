@@ -130,7 +130,7 @@ GLOSSARY: dict[str, list[str]] = {
     "benchmark": ["基准", "评测"], "benchmarks": ["基准", "评测"], "evaluation": ["评测"], "eval": ["评测"], "evals": ["评测"], "toolkit": ["工具包"], "toolkits": ["工具包"],
     "evaluate": ["评测"], "evaluated": ["评测"], "performance": ["表现", "性能"], "result": ["结果"],
     "results": ["结果"], "accuracy": ["准确率", "精度", "acc"], "average": ["平均", "avg"], "avg": ["平均"], "best": ["最佳", "最高"],
-    "highest": ["最高"], "top": ["最佳", "领先"], "compare": ["比较", "对比"], "compared": ["比较", "对比"],
+    "highest": ["最高"], "top": ["最佳", "领先"], "top-p": ["top"], "top p": ["top"], "compare": ["比较", "对比"], "compared": ["比较", "对比"],
     "comparison": ["比较", "对比"], "improve": ["提升"], "improvement": ["提升"], "drop": ["下降"],
     "subjective": ["主观"], "objective": ["客观", "目标"], "contamination": ["污染"], "leakage": ["泄漏", "泄露", "污染"],
     "question": ["问题"], "questions": ["问题"], "subject": ["学科"], "subjects": ["学科"],
