@@ -131,6 +131,9 @@ class Extract:
     # while it names others ("1.8B" asked, "7B", "20B" given, §4.1) and no passage that does answers as well
     size_mismatch: tuple[list[str], list[str], str] | None = None
     rendered: dict[str, str] = field(default_factory=dict)  # unit id → as the first line states it
+    # (the model as the question writes it, the table's caption): the question asks about a model no
+    # row of the report names, and the answer would be another model's row
+    absent_model: tuple[str, str] | None = None
 
 
 def choose(ranked: list[Candidate], weighted: Weighted, select: dict) -> list[Candidate]:
@@ -564,7 +567,7 @@ def extractive_answer(r: Retrieval, question: str, index, embed=None) -> Extract
         citations.append(Citation(s.number, s.title_zh, snippet, round(s.score, 5), s.number in used,
                                   c.unit.raw if c else ""))
     citations.sort(key=lambda c: not c.used)
-    return Extract(text, citations, chosen, weighted, other_sizes, stated)
+    return Extract(text, citations, chosen, weighted, other_sizes, stated, _absent_model(r.query, index, chosen))
 
 
 SIBLINGS, SIBLING_MARGIN = 10, 0.15  # chosen on the development sets: look at the top 10, 0.15 more coverage
@@ -746,10 +749,42 @@ def _largest_model(question: str, ranked: list[Candidate], chosen: list[Candidat
     return [pick, *(c for c in chosen if c.unit.kind != "row" or c.unit.caption != first.unit.caption)]
 
 
+# a model named by its size or version ("Llama2-70B", "GPT-4"): what a table row would be about
+MODEL_NAME = re.compile(r"[a-z][a-z0-9.]*(?:-[a-z0-9.]+)*-\d+(?:\.\d+)?b|gpt-?\d(?:\.\d+)?", re.IGNORECASE)
+NAME_FOLD = re.compile(r"[-_.\s]")
+
+
+def _row_names(index) -> list[str]:
+    names = index.__dict__.get("_row_names")
+    if names is None:
+        names = index.__dict__["_row_names"] = [NAME_FOLD.sub("", u.cells[0].lower())
+                                                for u in index.units if u.kind == "row" and u.cells]
+    return names
+
+
+def _absent_model(question: str, index, chosen: list[Candidate]) -> tuple[str, str] | None:
+    """A question about a model that no row of the report names, answered by another model's row
+    ("综合考试表里 Llama2-70B 的 MMLU 是多少？" got Llama2-7B's; "what MMLU score does GPT-4 get in
+    their comparison tables?" got GPT-3.5's): (the model as written, the row's table caption). The
+    report's own models are a closed set checked elsewhere; a model a chosen sentence names is answered."""
+    if not chosen or chosen[0].unit.kind != "row":
+        return None
+    for m in ENTITY.finditer(question):
+        name = m.group(0)
+        key = NAME_FOLD.sub("", name.lower())
+        if not MODEL_NAME.fullmatch(name) or key.startswith("internlm"):
+            continue
+        if any(key in r for r in _row_names(index)) or any(key in NAME_FOLD.sub("", c.unit.text.lower()) for c in chosen):
+            continue
+        return name, chosen[0].unit.caption
+    return None
+
+
 def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[str, object] | None:
     """A reason the report certainly cannot answer, whatever the evidence: ("names", the question's
     names it never mentions), ("apart", names no passage has together), ("sizes", (asked, given,
-    section)) or ("figure", (the asked quantities, the rest)); None."""
+    section)), ("rows", (a model no row names, the answering row's caption)) or ("figure", (the asked
+    quantities, the rest)); None."""
     if names:
         return "names", names
     apart = never_together(r.query, index)
@@ -757,6 +792,8 @@ def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[st
         return "apart", apart
     if ex.size_mismatch:
         return "sizes", ex.size_mismatch
+    if ex.absent_model:
+        return "rows", ex.absent_model
     missing = missing_figure(question_parts(r.query), index)
     if missing:
         return "figure", missing
@@ -767,6 +804,12 @@ def refusal_message(hard: tuple[str, object] | None, plain_unknown: list[str], q
                     zh: bool) -> str:
     """What the user reads when the report does not answer: the reason, when there is one to name."""
     kind, what = hard or ("words" if plain_unknown else "", plain_unknown)
+    if kind == "rows":
+        name, caption = what
+        table = table_label(caption, zh)
+        return (f"报告的表格中没有 {name} 的结果（{table} 列出的是其他模型），因此无法据此回答这个问题。" if zh
+                else f"No table of the report has a row for {name} ({table} lists other models), so it cannot "
+                "answer this question.")
     if kind == "figure" and plain_unknown:  # "clip ratio": that the report never says "clip" tells more
         kind, what = "words", plain_unknown
     if kind == "sizes":

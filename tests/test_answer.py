@@ -674,3 +674,21 @@ def test_a_list_in_a_refusal_reads_as_the_report_writes_it():
     assert _and(["7B", "20B"], True) == "7B 和 20B"  # a space beside Latin letters and digits
     assert _and(["“GPT-4”", "“参数”"], True) == "“GPT-4”和“参数”"
     assert _and(["1.8B", "7B", "20B"], False) == "1.8B, 7B and 20B"
+
+
+def test_a_model_no_table_row_names_is_refused_rather_than_answered_with_another_models_row(answerer):
+    # Table 6 has GPT-3.5, not GPT-4 (the report's judge): quoting GPT-3.5's MMLU would mislead
+    a = answerer.ask("what MMLU score does GPT-4 get in their comparison tables?")
+    assert not a.answerable and a.citations == []
+    assert a.answer.startswith("No table of the report has a row for GPT-4 (Table"), a.answer
+    b = answerer.ask("What does GPT-3.5 get on MMLU?")  # a row names it
+    assert b.answerable and "GPT-3.5" in b.answer and "69.1" in b.answer, b.answer
+
+
+def test_the_missing_row_refusal_names_the_model_and_the_table_in_the_questions_language():
+    from app.answer import refusal_message
+
+    hard = ("rows", ("GPT-4", "表 6：对话模型在综合考试上的比较。"))
+    assert refusal_message(hard, [], "表 6 里 GPT-4 的 MMLU 是多少？", "", True) == \
+        "报告的表格中没有 GPT-4 的结果（表 6 列出的是其他模型），因此无法据此回答这个问题。"
+    assert refusal_message(hard, [], "GPT-4 MMLU?", "", False).startswith("No table of the report has a row for GPT-4 (Table 6")
