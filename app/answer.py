@@ -16,7 +16,7 @@ from ingest.settings import Settings
 from ingest.units import LABEL_ONLY, PARA_LEAD, POINTS_BACK, UnitRecord, clean
 
 from .index import IndexHandle
-from .retrieval import (ENTITY, MODEL_SIZE, RESULT_VERBS, SUBJECT, dense_query, Retrieval,
+from .retrieval import (_FOLD, ENTITY, MODEL_SIZE, RESULT_VERBS, SUBJECT, dense_query, Retrieval,
                         Weighted, coverage, is_phrasing, never_together, retrieve, split_unknown, term_groups,
                         unknown_names)
 from .scope import in_scope_probability, missing_figure, signals
@@ -751,13 +751,12 @@ def _largest_model(question: str, ranked: list[Candidate], chosen: list[Candidat
 
 # a model named by its size or version ("Llama2-70B", "GPT-4"): what a table row would be about
 MODEL_NAME = re.compile(r"[a-z][a-z0-9.]*(?:-[a-z0-9.]+)*-\d+(?:\.\d+)?b|gpt-?\d(?:\.\d+)?", re.IGNORECASE)
-NAME_FOLD = re.compile(r"[-_.\s]")
 
 
 def _row_names(index) -> list[str]:
     names = index.__dict__.get("_row_names")
     if names is None:
-        names = index.__dict__["_row_names"] = [NAME_FOLD.sub("", u.cells[0].lower())
+        names = index.__dict__["_row_names"] = [_FOLD.sub("", u.cells[0].lower())
                                                 for u in index.units if u.kind == "row" and u.cells]
     return names
 
@@ -771,10 +770,10 @@ def _absent_model(question: str, index, chosen: list[Candidate]) -> tuple[str, s
         return None
     for m in ENTITY.finditer(question):
         name = m.group(0)
-        key = NAME_FOLD.sub("", name.lower())
+        key = _FOLD.sub("", name.lower())
         if not MODEL_NAME.fullmatch(name) or key.startswith("internlm"):
             continue
-        if any(key in r for r in _row_names(index)) or any(key in NAME_FOLD.sub("", c.unit.text.lower()) for c in chosen):
+        if any(key in r for r in _row_names(index)) or any(key in _FOLD.sub("", c.unit.text.lower()) for c in chosen):
             continue
         return name, chosen[0].unit.caption
     return None
