@@ -586,8 +586,7 @@ def _asked_size(question: str, ranked: list[Candidate], chosen: list[Candidate],
     asked = set(MODEL_SIZE.findall(question))
     if not asked:
         return chosen, None
-    keep = [(g, w) for g, w in zip(weighted.groups, weighted.weights) if not MODEL_SIZE.fullmatch(g[0])]
-    rest = Weighted([g for g, _ in keep], [w for _, w in keep])
+    rest = weighted.without(lambda g: bool(MODEL_SIZE.fullmatch(g[0])))
     # a first unit naming no size (MMLU's description) answers for the sizes the units after it name
     given = _sizes(chosen[0]) or set().union(*(_sizes(c) for c in chosen[1:]))
     if asked <= given:
@@ -645,9 +644,7 @@ def _asked_name(question: str, index, ranked: list[Candidate], chosen: list[Cand
     if names_it(best) or not _system_names(best.unit.text) - asked:
         return chosen
     # what else the question is about: not the name, not the words that only phrase it ("reach")
-    keep = [(g, w) for g, w in zip(weighted.groups, weighted.weights)
-            if g[0] != name and g[0] not in RESULT_VERBS and not is_phrasing(g[0])]
-    rest = Weighted([g for g, _ in keep], [w for _, w in keep])
+    rest = weighted.without(lambda g: g[0] == name or g[0] in RESULT_VERBS or is_phrasing(g[0]))
     need = coverage(rest, best.tokens)
     for c in ranked[:SIBLINGS]:
         if c is not best and c.unit.kind == "sentence" and names_it(c) and coverage(rest, c.tokens) >= need - 1e-9:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -345,6 +346,11 @@ class Weighted:
         object.__setattr__(self, "_where", where)
         object.__setattr__(self, "_terms", frozenset(where))
         object.__setattr__(self, "_total", math.fsum(self.weights))
+
+    def without(self, drop: Callable[[list[str]], bool]) -> "Weighted":
+        """The same groups with their weights, less those `drop(group)` holds for."""
+        keep = [(g, w) for g, w in zip(self.groups, self.weights) if not drop(g)]
+        return Weighted([g for g, _ in keep], [w for _, w in keep])
 
     @classmethod
     def of(cls, groups: list[list[str]], idf: dict[str, float]) -> "Weighted":

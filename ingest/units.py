@@ -119,8 +119,8 @@ def chunk_units(chunk: dict, before: str = "") -> list[UnitRecord]:
         caption = clean(caption_raw)
         if len(rows) < 3:
             return out
-        # the sentences after a table's title state things too ("所有结果均使用 OpenCompass … 评测工具包
-        #得到。"); the title ("表 20：基座模型在 GSM8K 上的数据污染评测。") only names what the rows hold
+        # the sentences after a table's title state things too ("所有结果均使用 OpenCompass … 评测工具包得到。");
+        # the title ("表 20：基座模型在 GSM8K 上的数据污染评测。") only names what the rows hold
         for si, sent in enumerate(split_sentences(caption_raw.strip())):
             if si and len(clean(sent)) >= 6:
                 out.append(UnitRecord(_uid(section, sent), section, chunk["id"], "sentence", clean(sent), sent,
