@@ -95,10 +95,11 @@ def test_ingest_writes_the_lexicon_with_the_index(built_index):
     ("预训练时 dropout 比例设的多少？", "dropout"),
     ("InternLM2-20B 预训练一共用了多少 GPU 小时", "小时"),
     ("整个预训练大概花了多少钱", "钱"),
-    # 试表 ("to take someone's temperature") is in "测试表现" only across two words
+    # 试表 ("to take someone's temperature") is in "测试表现" only across two words: the report never
+    # renders "temperature" (nor 气温's meanings)
     ("What sampling temperature was used when generating code for HumanEval?", "temperature"),
     ("明天气温多少度", "气温"),
-    ("What is the InternLM2-Math model?", "InternLM2-Math"),  # its models are Base, Chat, SFT and sizes  # its meanings (temperature) the report never renders: 试表 was only in 测试表现
+    ("What is the InternLM2-Math model?", "InternLM2-Math"),  # its models are Base, Chat, SFT and sizes
 ])
 def test_questions_about_words_the_report_never_uses_are_refused_by_name(answerer, question, word):
     a = answerer.ask(question)
