@@ -102,6 +102,10 @@ ASKS_FIGURE = re.compile(r"\bwhat\b[^?？]*\b(?:accuracy|rate|ratio|percentage|s
 DIGIT = re.compile(r"\d")
 # no figures either: "$S_1$", "$L_{test}$" name things; "(2024)" and "Lv et al. (2024)" are citations
 NOT_FIGURES = re.compile(r"[_^](?:\{[^}]*\}|\w)|\(\s*(?:19|20)\d\d[a-z]?\s*[);]|(?:19|20)\d\d[a-z]?\s*\)")
+# a figure's description gives its axes, not its values: "纵轴为胜率（WinRatio，0～70）", "（刻度 0、21、42…）"
+AXES = re.compile(r"（[^）]*）|\([^)]*\)|\d[\d.]*\s*[～~]\s*\d[\d.]*")
+# "How often are checkpoints saved?" asks for a frequency or an interval
+HOW_OFTEN = re.compile(r"\bhow often\b|多久一次|每隔多久|多长时间(?:一次|保存)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -128,8 +132,8 @@ def _figures(index) -> _Figures:
                 tokens.append(set())
             tokens[k] |= toks
             para.append(k)
-        figures = [i for i, u in enumerate(index.units)
-                   if u.kind != "code" and DIGIT.search(NOT_FIGURES.sub("", REFERENCE.sub("", u.text)))]
+        figures = [i for i, u in enumerate(index.units) if u.kind != "code" and DIGIT.search(
+            NOT_FIGURES.sub("", REFERENCE.sub("", AXES.sub("", u.text) if u.figure and u.kind != "row" else u.text)))]
         units = index.units
         cached = index.__dict__["_figures"] = _Figures(
             para, [frozenset(t) for t in tokens],
@@ -149,14 +153,15 @@ def missing_figure(parts: list[str], index) -> tuple[list[str], list[str]] | Non
     the report discusses it but does not give the figure ("SFT 阶段混进去的长上下文数据占全部 SFT 数据的
     比例是多少？", "What percentage of the SFT data is code generation?"). A unit states the figure when
     it has digits and names the quantity, or states it in its form (a share as a percentage, a score
-    as a table row or a percentage, a threshold as a bound), or holds all of the rest itself ("取 top p
-    = 0.9" for "top p 阈值设多少"). None otherwise."""
+    as a table row or a percentage, a threshold as a bound), or, a sentence, holds all of the rest itself
+    ("取 top p = 0.9" for "top p 阈值设多少"). None otherwise."""
     f = _figures(index)
     for part in parts:
-        if not (Q_NUMERIC.search(part) or ASKS_FIGURE.search(part)):
+        often = bool(HOW_OFTEN.search(part))
+        if not (often or Q_NUMERIC.search(part) or ASKS_FIGURE.search(part)):
             continue
         # "accuracy" asks for a result, which content_groups leaves out: here it is the asked quantity
-        asked = [g for g in query_groups(part) if QUANTITIES & set(g)]
+        asked = [g for g in query_groups(part) if QUANTITIES & set(g)] + ([["频率", "间隔"]] if often else [])
         # a single character ("时") says nothing of the topic; the report's subject is every passage's;
         # a term inside a longer one of the question (分类 in 分类器) counts once, as the longer one
         groups = [g for g in content_groups(part, index) if g[0] not in SUBJECT and len(g[0]) > 1 and g not in asked]
@@ -178,7 +183,8 @@ def missing_figure(parts: list[str], index) -> tuple[list[str], list[str]] | Non
                 covered[k] = sum(w for g, w in rest if g & f.paragraphs[k]) >= FIGURE_COVERAGE * total
             return covered[k]
 
-        if not any(about(f.paragraph[i]) and (i in forms or words & f.words[i]
-                                               or all(g & index.unit_tokens[i] for g, _ in rest)) for i in f.figures):
+        # a row's cells are figures of its header's quantities only: Table 4's "15.97" is no learning rate
+        if not any(about(f.paragraph[i]) and (i in forms or words & f.words[i] or (
+                i not in f.row and all(g & index.unit_tokens[i] for g, _ in rest))) for i in f.figures):
             return [g[0] for g in asked], [g[0] for g in groups]
     return None
