@@ -101,7 +101,9 @@ ASKS_FIGURE = re.compile(r"\bwhat\b[^?？]*\b(?:accuracy|rate|ratio|percentage|s
                          re.IGNORECASE)
 DIGIT = re.compile(r"\d")
 # no figures either: "$S_1$", "$L_{test}$" name things; "(2024)" and "Lv et al. (2024)" are citations
-NOT_FIGURES = re.compile(r"[_^](?:\{[^}]*\}|\w)|\(\s*(?:19|20)\d\d[a-z]?\s*[);]|(?:19|20)\d\d[a-z]?\s*\)")
+# nor are names and sizes: "InternLM2-Chat-7B-SFT", "GSM8K", "cl100k", "在 7B 和 20B 两个规模", "13∼20B 的模型"
+NOT_FIGURES = re.compile(r"[_^](?:\{[^}]*\}|\w)|\(\s*(?:19|20)\d\d[a-z]?\s*[);]|(?:19|20)\d\d[a-z]?\s*\)|"
+                         r"[A-Za-z][\w.]*(?:-[\w.]+)*\d[\w.]*(?:-[\w.]+)*|(?<![\w.])\d+(?:\.\d+)?B\b|\d+\s*∼\s*\d+B\b")
 # a figure's description gives its axes, not its values: "纵轴为胜率（WinRatio，0～70）", "（刻度 0、21、42…）"
 AXES = re.compile(r"（[^）]*）|\([^)]*\)|\d[\d.]*\s*[～~]\s*\d[\d.]*")
 # "How often are checkpoints saved?" asks for a frequency or an interval
@@ -120,6 +122,11 @@ class _Figures:
     bound: frozenset[int]
 
 
+def _figure_text(u) -> str:
+    """A unit's text less what has digits but states no figure: references, citations, subscripts, axes."""
+    return NOT_FIGURES.sub("", REFERENCE.sub("", AXES.sub("", u.text) if u.figure and u.kind != "row" else u.text))
+
+
 def _figures(index) -> _Figures:
     cached = index.__dict__.get("_figures")
     if cached is None:
@@ -132,8 +139,7 @@ def _figures(index) -> _Figures:
                 tokens.append(set())
             tokens[k] |= toks
             para.append(k)
-        figures = [i for i, u in enumerate(index.units) if u.kind != "code" and DIGIT.search(
-            NOT_FIGURES.sub("", REFERENCE.sub("", AXES.sub("", u.text) if u.figure and u.kind != "row" else u.text)))]
+        figures = [i for i, u in enumerate(index.units) if u.kind != "code" and DIGIT.search(_figure_text(u))]
         units = index.units
         cached = index.__dict__["_figures"] = _Figures(
             para, [frozenset(t) for t in tokens],
@@ -147,6 +153,16 @@ def _figures(index) -> _Figures:
     return cached
 
 
+NEAR = 6  # characters between a term and its figure: "top p = 0.9", "16384 个 token"
+
+
+def _near(text: str, rest: list[tuple[set[str], float]]) -> bool:
+    """Whether a figure stands next to one of the rest's terms, in the same clause."""
+    low = text.lower()
+    return any(re.search(re.escape(t) + rf"[^，。；,;]{{0,{NEAR}}}\d|\d[^，。；,;]{{0,{NEAR}}}" + re.escape(t), low)
+               for g, _ in rest for t in g if len(t) > 1 or not t.isascii())
+
+
 def missing_figure(parts: list[str], index) -> tuple[list[str], list[str]] | None:
     """(the asked quantities, the rest) when a part of the question asks how much of a quantity and
     no sentence or row of the report states such a figure in a paragraph about the rest of that part:
@@ -157,11 +173,13 @@ def missing_figure(parts: list[str], index) -> tuple[list[str], list[str]] | Non
     ("取 top p = 0.9" for "top p 阈值设多少"). None otherwise."""
     f = _figures(index)
     for part in parts:
-        often = bool(HOW_OFTEN.search(part))
+        often = HOW_OFTEN.search(part)
         if not (often or Q_NUMERIC.search(part) or ASKS_FIGURE.search(part)):
             continue
         # "accuracy" asks for a result, which content_groups leaves out: here it is the asked quantity
-        asked = [g for g in query_groups(part) if QUANTITIES & set(g)] + ([["频率", "间隔"]] if often else [])
+        asked = [g for g in query_groups(part) if QUANTITIES & set(g)]
+        if often:  # named in the question's language in the refusal
+            asked.append(["frequency" if often.group(0).isascii() else "频率", "频率", "间隔"])
         # a single character ("时") says nothing of the topic; the report's subject is every passage's;
         # a term inside a longer one of the question (分类 in 分类器) counts once, as the longer one
         groups = [g for g in content_groups(part, index) if g[0] not in SUBJECT and len(g[0]) > 1 and g not in asked]
@@ -185,6 +203,7 @@ def missing_figure(parts: list[str], index) -> tuple[list[str], list[str]] | Non
 
         # a row's cells are figures of its header's quantities only: Table 4's "15.97" is no learning rate
         if not any(about(f.paragraph[i]) and (i in forms or words & f.words[i] or (
-                i not in f.row and all(g & index.unit_tokens[i] for g, _ in rest))) for i in f.figures):
+                i not in f.row and all(g & index.unit_tokens[i] for g, _ in rest) and _near(_figure_text(index.units[i]), rest)))
+                for i in f.figures):
             return [g[0] for g in asked], [g[0] for g in groups]
     return None

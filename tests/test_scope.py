@@ -146,6 +146,15 @@ def test_a_name_given_as_an_example_is_no_reason_to_refuse(answerer):
     # "滤除得分低于阈值的数据": a threshold, no figure ("二次过滤" is no figure either)
     ("What score thresholds were used for the toxicity and pornography classifiers?",
      "The report discusses this but gives no figure for the asked thresholds"),
+    # §2.1 saves checkpoints "按预设的时间间隔", never how often
+    ("How often are checkpoints saved by the asynchronous saving mechanism?",
+     "The report discusses this but gives no figure for the asked frequency"),
+    ("InternEvo 每隔多久保存一次检查点？", "报告讲到了这个话题，但没有给出所问的“频率”的具体数值"),
+    # Table 4's token counts are no learning rate: a row states its header's quantities only
+    ("What exact learning rate and batch size were used in the capability-specific enhancement stage?",
+     "The report discusses this but gives no figure for the asked learning rate and batch size"),
+    # §4.1's "InternLM2-Chat-7B-SFT" and "1000 万条" name a model and count samples, no batch
+    ("what global batch size did they use for SFT?", "The report discusses this but gives no figure for the asked"),
 ])
 def test_a_figure_the_report_never_states_is_refused_by_name(answerer, question, message):
     a = answerer.ask(question)
@@ -201,3 +210,7 @@ def test_a_citation_year_or_a_subscript_is_no_figure(built_index):
     assert not any(d for t, d in said.items() if t.startswith("(2024)"))  # a citation split off its sentence
     assert not said["我们对其用法稍作改动，用它来估计两个文本片段之间的条件概率 $P(S_2 \\mid S_1)$，其中 $S_1$ 位于 $S_2$ 之前。"]
     assert said["最大上下文长度设为 8192。"]
+    # a model's name or size states no figure; a figure's description gives its axes, not its values
+    assert not any(d for t, d in said.items() if t.startswith("在 7B 和 20B 两个规模上，InternLM2 相比 InternLM2-Base"))
+    assert not any(d for t, d in said.items() if t.startswith("图中为分组条形图，纵轴为胜率（WinRatio，0～70）"))
+    assert any(d for t, d in said.items() if t.startswith("如表 17 所示，InternLM2 在 7B 版本（28.7）"))
