@@ -86,8 +86,9 @@ def in_scope_probability(s: ScopeSignals) -> float:
 
 
 # what a question asking "how much" may want a figure of: a rate, a size, a share, a threshold …
-QUANTITIES = frozenset("学习率 批大小 batch 阈值 准确率 精度 比例 占比 百分比 胜率 字节数 层数 频率 间隔".split())
-SHARES = frozenset("比例 占比 百分比".split())  # stated as a percentage, whatever the word ("占总量的 86.46%")
+QUANTITIES = frozenset("学习率 批大小 batch 阈值 准确率 精度 比例 占比 百分比 百分之 胜率 字节数 层数 频率 间隔".split())
+SHARES = frozenset("比例 占比 百分比 百分之".split())
+SAID = {"百分之": "百分比"}  # "删掉了百分之多少" asks for a 百分比  # stated as a percentage, whatever the word ("占总量的 86.46%")
 SCORES = frozenset("准确率 精度 胜率".split())  # also what a table row or a percentage states
 THRESHOLDS = frozenset(["阈值"])  # also a bound: "星标数超过 10,000 的仓库", "长度不超过 4k 的语料"
 BOUND = re.compile(r"(?:超过|不超过|低于|高于|大于|小于|至少|不少于|不低于|达到)\s*[\d.,]+")
@@ -97,7 +98,7 @@ BOUND = re.compile(r"(?:超过|不超过|低于|高于|大于|小于|至少|不�
 # global batch size was used for the GPU scaling experiment?": "experiment" is not in §2.1)
 FIGURE_COVERAGE = 0.5
 # "What accuracy does the fluency classifier reach?" asks for a figure too (selection.Q_NUMERIC wants "what is")
-ASKS_FIGURE = re.compile(r"\bwhat\b[^?？]*\b(?:accuracy|rate|ratio|percentage|share|proportion|threshold|batch|layers)\b",
+ASKS_FIGURE = re.compile(r"\bwhat\b[^?？]*\b(?:accuracy|rate|ratio|percentage|share|proportion|fraction|threshold|batch|layers)\b",
                          re.IGNORECASE)
 DIGIT = re.compile(r"\d")
 # no figures either: "$S_1$", "$L_{test}$" name things; "(2024)" and "Lv et al. (2024)" are citations
@@ -205,5 +206,5 @@ def missing_figure(parts: list[str], index) -> tuple[list[str], list[str]] | Non
         if not any(about(f.paragraph[i]) and (i in forms or words & f.words[i] or (
                 i not in f.row and all(g & index.unit_tokens[i] for g, _ in rest) and _near(_figure_text(index.units[i]), rest)))
                 for i in f.figures):
-            return [g[0] for g in asked], [g[0] for g in groups]
+            return [SAID.get(g[0], g[0]) for g in asked], [g[0] for g in groups]
     return None

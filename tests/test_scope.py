@@ -153,6 +153,10 @@ def test_a_name_given_as_an_example_is_no_reason_to_refuse(answerer):
     # Table 4's token counts are no learning rate: a row states its header's quantities only
     ("What exact learning rate and batch size were used in the capability-specific enhancement stage?",
      "The report discusses this but gives no figure for the asked learning rate and batch size"),
+    # §3.1.3 says the filters cut "很大一部分" of Common Crawl, never how much
+    ("长文本过滤之后 Common Crawl 数据被删掉了百分之多少", "报告讲到了这个话题，但没有给出所问的“百分比”的具体数值"),
+    ("What fraction of the web data got removed by the MinHash dedup step?",
+     "The report discusses this but gives no figure for the asked fraction"),
     # §4.1's "InternLM2-Chat-7B-SFT" and "1000 万条" name a model and count samples, no batch
     ("what global batch size did they use for SFT?", "The report discusses this but gives no figure for the asked"),
 ])
