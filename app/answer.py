@@ -22,7 +22,8 @@ from .retrieval import (_FOLD, ENTITY, MODEL_SIZE, RESULT_VERBS, SUBJECT, dense_
 from .scope import in_scope_probability, missing_figure, signals
 from .scope import load_weights as load_scope_weights
 from .selection import FEATURES, Candidate, QuestionType, candidates, load_weights, score, title_tokens
-from .tables import Extreme, extreme_asked, extreme_row, extreme_sentence, header_tokens, names_column, table_label
+from .tables import (Extreme, extreme_asked, extreme_row, extreme_sentence, header_tokens, missing_cell, names_column,
+                     table_label)
 
 CITE = re.compile(r"\[§\s*([0-9A](?:\.\d+)*)\s*\]")
 
@@ -776,11 +777,25 @@ def _absent_model(question: str, index, chosen: list[Candidate]) -> tuple[str, s
     return None
 
 
+def _table_rows(index) -> tuple[list[UnitRecord], dict[str, str]]:
+    """The index's table rows, and each section's sentences as one text (what missing_cell reads)."""
+    cached = index.__dict__.get("_table_rows")
+    if cached is None:
+        texts: dict[str, list[str]] = {}
+        for u in index.units:
+            if u.kind != "row":
+                texts.setdefault(u.section, []).append(u.text)
+        cached = index.__dict__["_table_rows"] = ([u for u in index.units if u.kind == "row"],
+                                                  {k: " ".join(v) for k, v in texts.items()})
+    return cached
+
+
 def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[str, object] | None:
     """A reason the report certainly cannot answer, whatever the evidence: ("names", the question's
     names it never mentions), ("apart", names no passage has together), ("sizes", (asked, given,
-    section)), ("rows", (a model no row names, the answering row's caption)) or ("figure", (the asked
-    quantities, the rest)); None."""
+    section)), ("rows", (a model no row names, the answering row's caption)), ("cells", a MissingCell:
+    no table gives the model's result on the asked benchmark) or ("figure", (the asked quantities,
+    the rest)); None."""
     if names:
         return "names", names
     apart = never_together(r.query, index)
@@ -790,6 +805,9 @@ def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[st
         return "sizes", ex.size_mismatch
     if ex.absent_model:
         return "rows", ex.absent_model
+    cell = missing_cell(r.query, *_table_rows(index))
+    if cell:
+        return "cells", cell
     missing = missing_figure(question_parts(r.query), index)
     if missing:
         return "figure", missing
@@ -806,6 +824,15 @@ def refusal_message(hard: tuple[str, object] | None, plain_unknown: list[str], q
         return (f"报告的表格中没有 {name} 的结果（{table} 列出的是其他模型），因此无法据此回答这个问题。" if zh
                 else f"No table of the report has a row for {name} ({table} lists other models), so it cannot "
                 "answer this question.")
+    if kind == "cells":
+        table = table_label(what.caption, zh)
+        if what.empty:
+            return (f"{table} 中 {what.model} 的 {what.benchmark} 一栏是“-”：报告没有给出这个结果，因此无法据此回答这个问题。"
+                    if zh else f"{table} has no {what.benchmark} result for {what.model} (its cell is “-”), so the "
+                    "report cannot answer this question.")
+        return (f"报告的表格中没有 {what.model} 在 {what.benchmark} 上的结果（{table} 列出的是其他模型），因此无法据此回答这个问题。"
+                if zh else f"No table of the report gives {what.model}'s {what.benchmark} result ({table} lists "
+                "other models), so it cannot answer this question.")
     if kind == "figure" and plain_unknown:  # "clip ratio": that the report never says "clip" tells more
         kind, what = "words", plain_unknown
     if kind == "sizes":

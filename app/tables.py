@@ -143,3 +143,73 @@ def extreme_sentence(e: Extreme, section: str, zh: bool) -> str:
     word = "highest" if e.direction > 0 else "lowest"
     return (f"Among the {e.compared} rows of {tname} (§{section}), {' and '.join(names)} "
             f"{'has' if len(names) == 1 else 'have'} the {word} {e.column}: {e.value}.")
+
+
+# --- a model's result on a benchmark: is it in a table? ---------------------------------------------
+
+_FOLD = re.compile(r"[-_.\s*]")
+# a model named by its size or version ("Qwen1.5-7B-Chat", "GPT-3.5", "GPT4-Turbo"), as one word
+MODEL_WORD = re.compile(r"(?<![\w.\-])([A-Za-z][A-Za-z0-9.]*(?:-[A-Za-z0-9.]+)*-\d+(?:\.\d+)?[Bb](?:-[A-Za-z0-9.]+)*"
+                        r"|[Gg][Pp][Tt]-?\d(?:\.\d+)?(?:-[A-Za-z0-9.]+)*)")
+LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9.\-]*")
+EMPTY = {"", "-", "–", "—", "/", "n/a"}
+
+
+def _fold(s: str) -> str:
+    return _FOLD.sub("", s.lower())
+
+
+def column_names(header: str) -> set[str]:
+    """What a question calls a table column, folded: "MMLU (5-shot)" → mmlu; "T-Eval English" → teval,
+    tevalenglish; "Anthropic Harmless-base" → anthropic, harmlessbase, anthropicharmlessbase."""
+    words = re.sub(r"[（(][^）)]*[）)]", " ", header).split()
+    if not words or not LATIN_WORD.fullmatch(words[0]):
+        return set()
+    names = {_fold(words[0]), _fold(" ".join(words))}
+    names |= {_fold(w) for w in words[1:] if "-" in w or any(c.isdigit() for c in w)}
+    return {n for n in names if len(n) >= 3}
+
+
+@dataclass(frozen=True)
+class MissingCell:
+    model: str  # as the question writes it
+    benchmark: str  # the column as the table writes it
+    caption: str  # the table that has the column (and, for an empty cell, the row)
+    empty: bool  # the row is there, its cell is "-"
+
+
+def missing_cell(question: str, rows: list[UnitRecord], sections: dict[str, str]) -> MissingCell | None:
+    """A question about a model's result on a benchmark that no table gives — the model has no row in
+    any table with that column ("Qwen1.5-7B-Chat 的 GSM8K"), or its cell there is "-" ("ChatGLM3-6B 的
+    MTBench") — and that no section naming both may state in its text (`sections`: section → its
+    sentences): what is missing. None when a cell has a value, or the question names no model or no
+    column. A shortened name ("Chat-7B") stands for every row whose name holds it."""
+    words = [_fold(w) for w in LATIN_WORD.findall(question)]
+    asked = set(words) | {a + b for a, b in zip(words, words[1:])}
+    models = [m.group(1) for m in MODEL_WORD.finditer(question)]
+    if not models:
+        return None
+    columns: dict[str, list[tuple[UnitRecord, int]]] = {}  # caption → (a row, the asked column)
+    for u in rows:
+        if not u.header or not re.match(r"模型|models?\b", u.header[0], re.IGNORECASE):
+            continue  # a table of data or settings, not of models' results
+        for j, h in enumerate(u.header[1:], 1):
+            if column_names(h) & asked:
+                columns.setdefault(u.caption, []).append((u, j))
+    if not columns:
+        return None
+    said = [_fold(t) for t in sections.values()]
+    benches = {n for pairs in columns.values() for u, j in pairs for n in column_names(u.header[j]) & asked}
+    for model in models:
+        key = _fold(model)
+        named = [(u, j) for pairs in columns.values() for u, j in pairs if key in _fold(u.cells[0])]
+        if any(j < len(u.cells) and u.cells[j].strip().lower() not in EMPTY for u, j in named):
+            continue
+        # "如表 17 所示，InternLM2-20B 取得了 21.8 的胜率" in §5.3.1, on AlpacaEval
+        if any(key in t and any(b in t for b in benches) for t in said):
+            continue
+        u, j = named[0] if named else next(iter(columns.values()))[0]
+        header = re.sub(r"\s*[（(][^）)]*[）)]", "", u.header[j])
+        first = header.split()[0]  # "T-Eval" when the question says so, not "T-Eval English"
+        return MissingCell(model, first if _fold(first) in asked else header, u.caption, bool(named))
+    return None

@@ -115,3 +115,61 @@ def test_a_symbol_headers_glossary_term_does_not_name_every_symbol_column():
     dim = frozenset(tokenize("隐藏维度 $n_{\\mathrm{dim}}$"))
     assert not names_column(dim, set(layers))
     assert names_column(frozenset(tokenize("层数 $n_{\\mathrm{layers}}$")), set(layers))
+
+
+@pytest.mark.parametrize("question, missing", [
+    ("Llama2-13B 的 MATH 多少分", ("Llama2-13B", "MATH", True)),  # its cell is "-"
+    ("What GSM8K score does Qwen1.5-7B-Chat get?", ("Qwen1.5-7B-Chat", "GSM8K", False)),  # no row
+    ("GPT-4 和 Qwen-7B 的 GSM8K 分别是多少", ("GPT-4", "GSM8K", False)),  # one of two models has none
+])
+def test_a_models_result_no_table_gives_is_missing(question, missing):
+    from app.tables import missing_cell
+
+    m = missing_cell(question, ROWS, {})
+    assert m is not None and (m.model, m.benchmark, m.empty) == missing and m.caption.startswith("表 7")
+
+
+@pytest.mark.parametrize("question, sections", [
+    ("Qwen-7B 的 GSM8K 多少分", {}),  # a value
+    ("Qwen-7B 在 MATH 上呢", {}),
+    ("Qwen 的 MATH 多少分", {}),  # no model named by size or version: nothing to look up
+    ("Qwen-7B 的 HumanEval 多少分", {}),  # no such column here: other rules decide
+    ("Qwen-14B 的 MATH 多少分", {}),
+    ("14B 的 GSM8K", {}),
+    # a shortened name stands for the rows whose names hold it
+    ("GLM3-6B 的 GSM8K 多少分", {}),
+    # a section's text may state it: "Llama2-13B 在 MATH 上仅得 3.0 分" (made up for the test)
+    ("Llama2-13B 的 MATH 多少分", {"9.9": "Llama2-13B 在 MATH 上仅得 3.0 分"}),
+])
+def test_a_stated_or_unnamed_result_is_not_missing(question, sections):
+    from app.tables import missing_cell
+
+    assert missing_cell(question, ROWS, sections) is None
+
+
+def test_a_table_of_data_not_of_models_has_no_results():
+    from app.tables import missing_cell
+
+    table = {**TABLE, "text": "表 4：数据详情。\n| 类别 | Token 数（B） |\n|---|---|\n| 检索得到的 STEM 数据 | 15.97 |"}
+    assert missing_cell("Qwen-14B 预训练用了多少 token", chunk_units(table), {}) is None
+
+
+@pytest.mark.parametrize("question, message", [
+    ("What MTBench score did ChatGLM3-6B get?", "Table 17 has no MTBench result for ChatGLM3-6B (its cell is “-”)"),
+    ("Mistral-7B-Instruct-v0.2 的 AlignBench 得分是多少", "表 17 中 Mistral-7B-Instruct-v0.2 的 AlignBench 一栏是“-”"),
+    ("Qwen1.5-7B-Chat 的 GSM8K 成绩是多少", "报告的表格中没有 Qwen1.5-7B-Chat 在 GSM8K 上的结果（表 10 列出的是其他模型）"),
+    ("What's GPT-3.5's T-Eval score?", "No table of the report gives GPT-3.5's T-Eval result (Table 16 lists other models)"),
+])
+def test_a_result_no_table_gives_is_refused_by_name(answerer, question, message):
+    a = answerer.ask(question)
+    assert not a.answerable and a.answer.startswith(message), a.answer
+
+
+@pytest.mark.parametrize("question, fact", [
+    ("InternLM2-Chat-20B 的 MTBench 多少分", "7.9"),
+    ("ChatGLM3-6B 的 CompassArena 胜率", "17.2"),
+    ("What AlpacaEval win rate did InternLM2-20B reach?", "21.8"),  # §5.3.1's text calls the chat model so
+])
+def test_a_result_a_table_or_the_text_gives_is_answered(answerer, question, fact):
+    a = answerer.ask(question)
+    assert a.answerable and fact in a.answer, a.answer
