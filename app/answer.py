@@ -777,16 +777,18 @@ def _absent_model(question: str, index, chosen: list[Candidate]) -> tuple[str, s
     return None
 
 
-def _table_rows(index) -> tuple[list[UnitRecord], dict[str, str]]:
-    """The index's table rows, and each section's sentences as one text (what missing_cell reads)."""
+def _table_rows(index) -> tuple[list[UnitRecord], dict[str, str], list[str]]:
+    """The index's table rows, each section's sentences as one text, and the sentences (what
+    missing_cell reads)."""
     cached = index.__dict__.get("_table_rows")
     if cached is None:
         texts: dict[str, list[str]] = {}
         for u in index.units:
-            if u.kind != "row":
+            if u.kind not in ("row", "code") and not u.figure:  # a figure's description gives no values
                 texts.setdefault(u.section, []).append(u.text)
         cached = index.__dict__["_table_rows"] = ([u for u in index.units if u.kind == "row"],
-                                                  {k: " ".join(v) for k, v in texts.items()})
+                                                  {k: " ".join(v) for k, v in texts.items()},
+                                                  [t for v in texts.values() for t in v])
     return cached
 
 
@@ -826,6 +828,10 @@ def refusal_message(hard: tuple[str, object] | None, plain_unknown: list[str], q
                 "answer this question.")
     if kind == "cells":
         table = table_label(what.caption, zh)
+        if what.part:
+            return (f"{table} 只给出了 {what.model} 在 {what.benchmark} 上的总体结果，报告没有单列“{what.part}”这一部分的"
+                    "结果，因此无法据此回答这个问题。" if zh else f"{table} gives only {what.model}'s overall {what.benchmark} "
+                    f"result; the report does not break out its {what.part} part, so it cannot answer this question.")
         if what.empty:
             return (f"{table} 中 {what.model} 的 {what.benchmark} 一栏是“-”：报告没有给出这个结果，因此无法据此回答这个问题。"
                     if zh else f"{table} has no {what.benchmark} result for {what.model} (its cell is “-”), so the "

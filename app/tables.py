@@ -176,14 +176,37 @@ class MissingCell:
     benchmark: str  # the column as the table writes it
     caption: str  # the table that has the column (and, for an empty cell, the row)
     empty: bool  # the row is there, its cell is "-"
+    part: str = ""  # the asked part of the benchmark that no table breaks out ("Math" of CompassArena)
 
 
-def missing_cell(question: str, rows: list[UnitRecord], sections: dict[str, str]) -> MissingCell | None:
+# a part of a benchmark: "the Math category of CompassArena", "HumanEval-X's Java part", "MMLU 的 STEM 子类"
+_PART_EN = r"(?:category|categories|part|subset|split|subtask|sub-task|direction|track|level|dimension|domain|portion)"
+PART_OF = [re.compile(r"\b(?:the\s+)?([A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*)?)\s+" + _PART_EN + r"\s+(?:of|in|on)\s+(?:the\s+)?([A-Za-z][\w.\-]*)",
+                      re.IGNORECASE),
+           re.compile(r"\b([A-Za-z][\w.\-]*?)(?:'s)?\s+([A-Za-z][\w-]*)\s+" + _PART_EN + r"\b", re.IGNORECASE),
+           re.compile(r"([A-Za-z][\w.\-]*)\s*(?:的|上的|里的|中的)?\s*([\u4e00-\u9fffA-Za-z\-]{1,8}?)\s*"
+                      r"(?:子类|子集|类别|部分|方向|子任务|分项|维度|赛道|类)(?:上|里|中)?(?:的|得|拿|考|是|多少)")]
+
+
+def _asked_part(question: str, benches: set[str]) -> tuple[str, str] | None:
+    """(the benchmark, the part of it) when the question asks about a part of an asked benchmark."""
+    for i, rx in enumerate(PART_OF):
+        for m in rx.finditer(question):
+            part, bench = (m.group(1), m.group(2)) if i == 0 else (m.group(2), m.group(1))
+            if _fold(bench) in benches and _fold(part) != _fold(bench) and not re.fullmatch(r"the|a|an|each|every", part, re.I):
+                return bench, part
+    return None
+
+
+def missing_cell(question: str, rows: list[UnitRecord], sections: dict[str, str], sentences: list[str] = ()
+                 ) -> MissingCell | None:
     """A question about a model's result on a benchmark that no table gives — the model has no row in
     any table with that column ("Qwen1.5-7B-Chat 的 GSM8K"), or its cell there is "-" ("ChatGLM3-6B 的
     MTBench") — and that no section naming both may state in its text (`sections`: section → its
     sentences): what is missing. None when a cell has a value, or the question names no model or no
-    column. A shortened name ("Chat-7B") stands for every row whose name holds it."""
+    column. A shortened name ("Chat-7B") stands for every row whose name holds it. A question about a
+    part of the benchmark ("the Math category of CompassArena") needs a table that breaks the part out,
+    or a sentence (of `sentences`) stating a value for it."""
     words = [_fold(w) for w in LATIN_WORD.findall(question)]
     asked = set(words) | {a + b for a, b in zip(words, words[1:])}
     models = [m.group(1) for m in MODEL_WORD.finditer(question)]
@@ -200,10 +223,14 @@ def missing_cell(question: str, rows: list[UnitRecord], sections: dict[str, str]
         return None
     said = [_fold(t) for t in sections.values()]
     benches = {n for pairs in columns.values() for u, j in pairs for n in column_names(u.header[j]) & asked}
+    part = _asked_part(question, benches)
     for model in models:
         key = _fold(model)
         named = [(u, j) for pairs in columns.values() for u, j in pairs if key in _fold(u.cells[0])]
         if any(j < len(u.cells) and u.cells[j].strip().lower() not in EMPTY for u, j in named):
+            if part and not _breaks_out(part, key, rows, sentences):
+                u, j = next(((u, j) for u, j in named if _fold(part[0]) in column_names(u.header[j])), named[0])
+                return MissingCell(model, part[0], u.caption, False, part[1])
             continue
         # "如表 17 所示，InternLM2-20B 取得了 21.8 的胜率" in §5.3.1, on AlpacaEval
         if any(key in t and any(b in t for b in benches) for t in said):
@@ -213,3 +240,20 @@ def missing_cell(question: str, rows: list[UnitRecord], sections: dict[str, str]
         first = header.split()[0]  # "T-Eval" when the question says so, not "T-Eval English"
         return MissingCell(model, first if _fold(first) in asked else header, u.caption, bool(named))
     return None
+
+
+VALUE = re.compile(r"(?<![\w.\-])\d+(?:\.\d+)?%?(?![\w\-])")  # a number standing alone, not inside a name
+
+
+def _breaks_out(part: tuple[str, str], model: str, rows: list[UnitRecord], sentences: list[str]) -> bool:
+    """Whether a table about the benchmark (it is a column, or the caption names it) has a column or
+    row for the part ("数学 M" of Table 18, on AlignBench, for "AlignBench 的数学类"), or a sentence
+    naming the model (folded), the benchmark and the part states a value."""
+    bench, name = _fold(part[0]), part[1]
+    wanted = set(tokenize(name)) | {t for zh in glossary_renderings(name) for t in tokenize(zh)}
+    for u in rows:
+        if not u.header or not (bench in _fold(u.caption) or any(bench in column_names(h) for h in u.header[1:])):
+            continue
+        if any(wanted & header_tokens(h, u.caption) for h in u.header[1:]) or wanted & set(tokenize(u.cells[0])):
+            return True
+    return any(bench in (f := _fold(t)) and _fold(name) in f and model in f and VALUE.search(t) for t in sentences)
