@@ -209,16 +209,23 @@ def missing_cell(question: str, rows: list[UnitRecord], sections: dict[str, str]
     or a sentence (of `sentences`) stating a value for it."""
     words = [_fold(w) for w in LATIN_WORD.findall(question)]
     asked = set(words) | {a + b for a, b in zip(words, words[1:])}
+    # a table of models' results, not of data or settings
+    rows = [u for u in rows if u.header and re.match(r"模型|models?\b", u.header[0], re.IGNORECASE)]
+    # a model named by its size or version, or as a row names it ("QwenRM")
     models = [m.group(1) for m in MODEL_WORD.finditer(question)]
+    row_names = {_fold(u.cells[0]) for u in rows}
+    models += [w for w in LATIN_WORD.findall(question) if _fold(w) in row_names and len(_fold(w)) > 3
+               and not any(_fold(w) in _fold(m) for m in models)]
     if not models:
         return None
     columns: dict[str, list[tuple[UnitRecord, int]]] = {}  # caption → (a row, the asked column)
     for u in rows:
-        if not u.header or not re.match(r"模型|models?\b", u.header[0], re.IGNORECASE):
-            continue  # a table of data or settings, not of models' results
-        for j, h in enumerate(u.header[1:], 1):
-            if column_names(h) & asked:
-                columns.setdefault(u.caption, []).append((u, j))
+        # of a table's columns the question names, those it names most exactly: "Anthropic
+        # Harmless-base" is that column, not every "Anthropic …" one
+        named = {j: max(map(len, column_names(h) & asked), default=0) for j, h in enumerate(u.header[1:], 1)}
+        top = max(named.values(), default=0)
+        columns.setdefault(u.caption, []).extend((u, j) for j, n in named.items() if n and n == top)
+    columns = {k: v for k, v in columns.items() if v}
     if not columns:
         return None
     said = [_fold(t) for t in sections.values()]
@@ -237,8 +244,9 @@ def missing_cell(question: str, rows: list[UnitRecord], sections: dict[str, str]
             continue
         u, j = named[0] if named else next(iter(columns.values()))[0]
         header = re.sub(r"\s*[（(][^）)]*[）)]", "", u.header[j])
-        first = header.split()[0]  # "T-Eval" when the question says so, not "T-Eval English"
-        return MissingCell(model, first if _fold(first) in asked else header, u.caption, bool(named))
+        first = header.split()[0]  # "T-Eval" when the question says only that, not "T-Eval English"
+        only_first = max(column_names(header) & asked, key=len, default="") == _fold(first)
+        return MissingCell(model, first if only_first else header, u.caption, bool(named))
     return None
 
 

@@ -159,6 +159,9 @@ def test_a_table_of_data_not_of_models_has_no_results():
     ("Mistral-7B-Instruct-v0.2 的 AlignBench 得分是多少", "表 17 中 Mistral-7B-Instruct-v0.2 的 AlignBench 一栏是“-”"),
     ("Qwen1.5-7B-Chat 的 GSM8K 成绩是多少", "报告的表格中没有 Qwen1.5-7B-Chat 在 GSM8K 上的结果（表 10 列出的是其他模型）"),
     ("What's GPT-3.5's T-Eval score?", "No table of the report gives GPT-3.5's T-Eval result (Table 16 lists other models)"),
+    # a model as a row names it; the column the question names most exactly, not every "Anthropic …" one
+    ("What accuracy does QwenRM reach on Anthropic Harmless-base?",
+     "Table 19 has no Anthropic Harmless-base result for QwenRM (its cell is “-”)"),
 ])
 def test_a_result_no_table_gives_is_refused_by_name(answerer, question, message):
     a = answerer.ask(question)
