@@ -226,6 +226,9 @@ def content_groups(question: str, index: LoadedIndex) -> list[list[str]]:
             if any(t in index.idf for t in g) and not is_phrasing(g[0]) and g[0] not in ASKS_FOR]
 
 
+VERSION = re.compile(r"v\d+(?:\.\d+)*")
+
+
 def never_together(question: str, index: LoadedIndex) -> list[str]:
     """Terms of the question that no passage of the report has together: its names ("1.8B" +
     "GSM8K"), or its names with everything else it asks ("GPT-4" + "参数"). Each is in the report,
@@ -235,6 +238,8 @@ def never_together(question: str, index: LoadedIndex) -> list[str]:
     targets: list[tuple[str, set[str]]] = []
     for g in groups:
         if g[0] in SUBJECT:  # every passage is about the report's subject, named or not (§3.2.1's 词表)
+            continue
+        if VERSION.fullmatch(g[0]):  # "AlpacaEval v2": a version qualifies the name before it
             continue
         if NAME_TOKEN.match(g[0]):
             parts = compound_parts(g[0])  # not "gpt" + "4": every part must itself be a name

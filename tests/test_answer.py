@@ -146,6 +146,8 @@ def test_names_the_report_never_puts_together_are_refused(answerer, question, me
     ("InternLM2-Chat-20B 在 GAOKAO-Bench 上多少分", "5.2.1"),  # the table header says "GAOKAO"
     ("InternLM2-7B-Base 和 InternLM2-7B 有什么区别", "5.2.5"),  # "区别" asks for a comparison
     ("How does InternLM2-7B's GSM8k result compare to InternLM2-7B-Base?", "5.2.3"),  # "result" is what is asked
+    # "v2" qualifies AlpacaEval (§5.3.1 writes "AlpacaEval(v2)"); it is no name of its own
+    ("What win rate did InternLM2-Chat-20B get on AlpacaEval v2?", "5.3"),
 ])
 def test_names_found_together_are_answered(answerer, question, section):
     from app.retrieval import never_together
