@@ -202,9 +202,13 @@ def missing_figure(parts: list[str], index) -> tuple[list[str], list[str]] | Non
                 covered[k] = sum(w for g, w in rest if g & f.paragraphs[k]) >= FIGURE_COVERAGE * total
             return covered[k]
 
+        # a single term may be mentioned in passing by a paragraph on something else ("SFT" in §4.2.1's
+        # paragraph on the reward model's batches): the unit or its section must name it
+        single = rest[0][0] if len(rest) == 1 else None
         # a row's cells are figures of its header's quantities only: Table 4's "15.97" is no learning rate
-        if not any(about(f.paragraph[i]) and (i in forms or words & f.words[i] or (
-                i not in f.row and all(g & index.unit_tokens[i] for g, _ in rest) and _near(_figure_text(index.units[i]), rest)))
-                for i in f.figures):
+        if not any((single is None or single & index.unit_tokens[i]) and about(f.paragraph[i])
+                   and (i in forms or words & f.words[i] or (i not in f.row and all(g & index.unit_tokens[i] for g, _ in rest)
+                                                             and _near(_figure_text(index.units[i]), rest)))
+                   for i in f.figures):
             return [SAID.get(g[0], g[0]) for g in asked], [g[0] for g in groups]
     return None

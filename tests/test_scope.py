@@ -159,6 +159,9 @@ def test_a_name_given_as_an_example_is_no_reason_to_refuse(answerer):
      "The report discusses this but gives no figure for the asked fraction"),
     # §4.1's "InternLM2-Chat-7B-SFT" and "1000 万条" name a model and count samples, no batch
     ("what global batch size did they use for SFT?", "The report discusses this but gives no figure for the asked"),
+    # §4.2.1's 16,384-token batches are the reward model's; its paragraph names SFT only in passing
+    ("what batch size did they use for SFT?", "The report discusses this but gives no figure for the asked batch size"),
+    ("PPO 的 batch size 是多少？", "报告讲到了这个话题，但没有给出所问的“batch size”的具体数值"),
 ])
 def test_a_figure_the_report_never_states_is_refused_by_name(answerer, question, message):
     a = answerer.ask(question)
