@@ -22,8 +22,8 @@ from .retrieval import (_FOLD, ENTITY, MODEL_SIZE, RESULT_VERBS, SUBJECT, dense_
 from .scope import in_scope_probability, missing_figure, signals
 from .scope import load_weights as load_scope_weights
 from .selection import FEATURES, Candidate, QuestionType, candidates, load_weights, score, title_tokens
-from .tables import (Extreme, extreme_asked, extreme_row, extreme_sentence, header_tokens, missing_cell, names_column,
-                     table_label)
+from .tables import (Extreme, ModelTables, extreme_asked, extreme_row, extreme_sentence, header_tokens, missing_cell,
+                     names_column, table_label)
 
 CITE = re.compile(r"\[§\s*([0-9A](?:\.\d+)*)\s*\]")
 
@@ -777,18 +777,10 @@ def _absent_model(question: str, index, chosen: list[Candidate]) -> tuple[str, s
     return None
 
 
-def _table_rows(index) -> tuple[list[UnitRecord], dict[str, str], list[str]]:
-    """The index's table rows, each section's sentences as one text, and the sentences (what
-    missing_cell reads)."""
-    cached = index.__dict__.get("_table_rows")
+def _model_tables(index) -> ModelTables:
+    cached = index.__dict__.get("_model_tables")
     if cached is None:
-        texts: dict[str, list[str]] = {}
-        for u in index.units:
-            if u.kind not in ("row", "code") and not u.figure:  # a figure's description gives no values
-                texts.setdefault(u.section, []).append(u.text)
-        cached = index.__dict__["_table_rows"] = ([u for u in index.units if u.kind == "row"],
-                                                  {k: " ".join(v) for k, v in texts.items()},
-                                                  [t for v in texts.values() for t in v])
+        cached = index.__dict__["_model_tables"] = ModelTables.of(index.units)
     return cached
 
 
@@ -807,7 +799,7 @@ def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[st
         return "sizes", ex.size_mismatch
     if ex.absent_model:
         return "rows", ex.absent_model
-    cell = missing_cell(r.query, *_table_rows(index))
+    cell = missing_cell(r.query, _model_tables(index))
     if cell:
         return "cells", cell
     missing = missing_figure(question_parts(r.query), index)

@@ -87,8 +87,8 @@ def in_scope_probability(s: ScopeSignals) -> float:
 
 # what a question asking "how much" may want a figure of: a rate, a size, a share, a threshold …
 QUANTITIES = frozenset("学习率 批大小 batch 阈值 准确率 精度 比例 占比 百分比 百分之 胜率 字节数 层数 频率 间隔".split())
-SHARES = frozenset("比例 占比 百分比 百分之".split())
-SAID = {"百分之": "百分比"}  # "删掉了百分之多少" asks for a 百分比  # stated as a percentage, whatever the word ("占总量的 86.46%")
+SHARES = frozenset("比例 占比 百分比 百分之".split())  # stated as a percentage, whatever the word ("占总量的 86.46%")
+SAID = {"百分之": "百分比"}  # what a refusal calls the asked quantity: "删掉了百分之多少" asks for a 百分比
 SCORES = frozenset("准确率 精度 胜率".split())  # also what a table row or a percentage states
 THRESHOLDS = frozenset(["阈值"])  # also a bound: "星标数超过 10,000 的仓库", "长度不超过 4k 的语料"
 BOUND = re.compile(r"(?:超过|不超过|低于|高于|大于|小于|至少|不少于|不低于|达到)\s*[\d.,]+")

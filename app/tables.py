@@ -153,21 +153,49 @@ MODEL_WORD = re.compile(r"(?<![\w.\-])([A-Za-z][A-Za-z0-9.]*(?:-[A-Za-z0-9.]+)*-
                         r"|[Gg][Pp][Tt]-?\d(?:\.\d+)?(?:-[A-Za-z0-9.]+)*)")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9.\-]*")
 EMPTY = {"", "-", "–", "—", "/", "n/a"}
+VALUE = re.compile(r"(?<![\w.\-])\d+(?:\.\d+)?%?(?![\w\-])")  # a number standing alone, not inside a name
 
 
 def _fold(s: str) -> str:
     return _FOLD.sub("", s.lower())
 
 
-def column_names(header: str) -> set[str]:
+@lru_cache(maxsize=1024)
+def column_names(header: str) -> frozenset[str]:
     """What a question calls a table column, folded: "MMLU (5-shot)" → mmlu; "T-Eval English" → teval,
     tevalenglish; "Anthropic Harmless-base" → anthropic, harmlessbase, anthropicharmlessbase."""
     words = re.sub(r"[（(][^）)]*[）)]", " ", header).split()
     if not words or not LATIN_WORD.fullmatch(words[0]):
-        return set()
+        return frozenset()
     names = {_fold(words[0]), _fold(" ".join(words))}
     names |= {_fold(w) for w in words[1:] if "-" in w or any(c.isdigit() for c in w)}
-    return {n for n in names if len(n) >= 3}
+    return frozenset(n for n in names if len(n) >= 3)
+
+
+@dataclass(frozen=True)
+class ModelTables:
+    """What missing_cell reads, built once per index: the rows of the tables of models' results (not
+    of data or settings: their first header is 模型/Models), each row's name folded, each section's
+    sentences as one folded text, and each sentence folded with whether it states a value."""
+    rows: list[UnitRecord]
+    names: list[str]
+    sections: list[str]
+    sentences: list[tuple[str, bool]]
+    captions: list[str]  # each row's table caption, folded
+    name_tokens: list[frozenset[str]]  # each row's name, tokenized
+
+    @classmethod
+    def of(cls, units: list[UnitRecord]) -> "ModelTables":
+        rows = [u for u in units if u.kind == "row" and u.cells and u.header
+                and re.match(r"模型|models?\b", u.header[0], re.IGNORECASE)]
+        # a figure's description gives its axes, never values; a prompt's lines are no findings
+        said = [u for u in units if u.kind not in ("row", "code") and not u.figure]
+        by_section: dict[str, list[str]] = {}
+        for u in said:
+            by_section.setdefault(u.section, []).append(u.text)
+        return cls(rows, [_fold(u.cells[0]) for u in rows], [_fold(" ".join(v)) for v in by_section.values()],
+                   [(_fold(u.text), bool(VALUE.search(u.text))) for u in said], [_fold(u.caption) for u in rows],
+                   [frozenset(tokenize(u.cells[0])) for u in rows])
 
 
 @dataclass(frozen=True)
@@ -181,8 +209,8 @@ class MissingCell:
 
 # a part of a benchmark: "the Math category of CompassArena", "HumanEval-X's Java part", "MMLU 的 STEM 子类"
 _PART_EN = r"(?:category|categories|part|subset|split|subtask|sub-task|direction|track|level|dimension|domain|portion)"
-PART_OF = [re.compile(r"\b(?:the\s+)?([A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*)?)\s+" + _PART_EN + r"\s+(?:of|in|on)\s+(?:the\s+)?([A-Za-z][\w.\-]*)",
-                      re.IGNORECASE),
+PART_OF = [re.compile(r"\b(?:the\s+)?([A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*)?)\s+" + _PART_EN
+                      + r"\s+(?:of|in|on)\s+(?:the\s+)?([A-Za-z][\w.\-]*)", re.IGNORECASE),
            re.compile(r"\b([A-Za-z][\w.\-]*?)(?:'s)?\s+([A-Za-z][\w-]*)\s+" + _PART_EN + r"\b", re.IGNORECASE),
            re.compile(r"([A-Za-z][\w.\-]*)\s*(?:的|上的|里的|中的)?\s*([\u4e00-\u9fffA-Za-z\-]{1,8}?)\s*"
                       r"(?:子类|子集|类别|部分|方向|子任务|分项|维度|赛道|类)(?:上|里|中)?(?:的|得|拿|考|是|多少)")]
@@ -193,56 +221,56 @@ def _asked_part(question: str, benches: set[str]) -> tuple[str, str] | None:
     for i, rx in enumerate(PART_OF):
         for m in rx.finditer(question):
             part, bench = (m.group(1), m.group(2)) if i == 0 else (m.group(2), m.group(1))
-            if _fold(bench) in benches and _fold(part) != _fold(bench) and not re.fullmatch(r"the|a|an|each|every", part, re.I):
+            if (_fold(bench) in benches and _fold(part) != _fold(bench)
+                    and not re.fullmatch(r"the|a|an|each|every", part, re.IGNORECASE)):
                 return bench, part
     return None
 
 
-def missing_cell(question: str, rows: list[UnitRecord], sections: dict[str, str], sentences: list[str] = ()
-                 ) -> MissingCell | None:
+def missing_cell(question: str, tables: ModelTables) -> MissingCell | None:
     """A question about a model's result on a benchmark that no table gives — the model has no row in
     any table with that column ("Qwen1.5-7B-Chat 的 GSM8K"), or its cell there is "-" ("ChatGLM3-6B 的
-    MTBench") — and that no section naming both may state in its text (`sections`: section → its
-    sentences): what is missing. None when a cell has a value, or the question names no model or no
-    column. A shortened name ("Chat-7B") stands for every row whose name holds it. A question about a
-    part of the benchmark ("the Math category of CompassArena") needs a table that breaks the part out,
-    or a sentence (of `sentences`) stating a value for it."""
+    MTBench") — and that no section naming both may state in its text: what is missing. None when a
+    cell has a value, or the question names no model or no column. A shortened name ("Chat-7B")
+    stands for every row whose name holds it. A question about a part of the benchmark ("the Math
+    category of CompassArena") needs a table that breaks the part out, or a sentence stating a value
+    for it."""
     words = [_fold(w) for w in LATIN_WORD.findall(question)]
+    if not words:
+        return None
     asked = set(words) | {a + b for a, b in zip(words, words[1:])}
-    # a table of models' results, not of data or settings
-    rows = [u for u in rows if u.header and re.match(r"模型|models?\b", u.header[0], re.IGNORECASE)]
     # a model named by its size or version, or as a row names it ("QwenRM")
     models = [m.group(1) for m in MODEL_WORD.finditer(question)]
-    row_names = {_fold(u.cells[0]) for u in rows}
-    models += [w for w in LATIN_WORD.findall(question) if _fold(w) in row_names and len(_fold(w)) > 3
-               and not any(_fold(w) in _fold(m) for m in models)]
+    known = set(tables.names)
+    models += [w for w, k in zip(LATIN_WORD.findall(question), words)
+               if k in known and len(k) > 3 and not any(k in _fold(m) for m in models)]
     if not models:
         return None
-    columns: dict[str, list[tuple[UnitRecord, int]]] = {}  # caption → (a row, the asked column)
-    for u in rows:
+    columns: dict[str, list[tuple[int, int]]] = {}  # caption → (a row, the asked column)
+    for r, u in enumerate(tables.rows):
         # of a table's columns the question names, those it names most exactly: "Anthropic
         # Harmless-base" is that column, not every "Anthropic …" one
         named = {j: max(map(len, column_names(h) & asked), default=0) for j, h in enumerate(u.header[1:], 1)}
-        top = max(named.values(), default=0)
-        columns.setdefault(u.caption, []).extend((u, j) for j, n in named.items() if n and n == top)
-    columns = {k: v for k, v in columns.items() if v}
+        top = max(named.values())
+        if top:
+            columns.setdefault(u.caption, []).extend((r, j) for j, n in named.items() if n == top)
     if not columns:
         return None
-    said = [_fold(t) for t in sections.values()]
-    benches = {n for pairs in columns.values() for u, j in pairs for n in column_names(u.header[j]) & asked}
+    rows = tables.rows
+    benches = {n for pairs in columns.values() for r, j in pairs for n in column_names(rows[r].header[j]) & asked}
     part = _asked_part(question, benches)
     for model in models:
         key = _fold(model)
-        named = [(u, j) for pairs in columns.values() for u, j in pairs if key in _fold(u.cells[0])]
+        named = [(rows[r], j) for pairs in columns.values() for r, j in pairs if key in tables.names[r]]
         if any(j < len(u.cells) and u.cells[j].strip().lower() not in EMPTY for u, j in named):
-            if part and not _breaks_out(part, key, rows, sentences):
+            if part and not _breaks_out(part, key, tables):
                 u, j = next(((u, j) for u, j in named if _fold(part[0]) in column_names(u.header[j])), named[0])
                 return MissingCell(model, part[0], u.caption, False, part[1])
             continue
         # "如表 17 所示，InternLM2-20B 取得了 21.8 的胜率" in §5.3.1, on AlpacaEval
-        if any(key in t and any(b in t for b in benches) for t in said):
+        if any(key in t and any(b in t for b in benches) for t in tables.sections):
             continue
-        u, j = named[0] if named else next(iter(columns.values()))[0]
+        u, j = named[0] if named else (rows[next(iter(columns.values()))[0][0]], next(iter(columns.values()))[0][1])
         header = re.sub(r"\s*[（(][^）)]*[）)]", "", u.header[j])
         first = header.split()[0]  # "T-Eval" when the question says only that, not "T-Eval English"
         only_first = max(column_names(header) & asked, key=len, default="") == _fold(first)
@@ -250,18 +278,16 @@ def missing_cell(question: str, rows: list[UnitRecord], sections: dict[str, str]
     return None
 
 
-VALUE = re.compile(r"(?<![\w.\-])\d+(?:\.\d+)?%?(?![\w\-])")  # a number standing alone, not inside a name
-
-
-def _breaks_out(part: tuple[str, str], model: str, rows: list[UnitRecord], sentences: list[str]) -> bool:
+def _breaks_out(part: tuple[str, str], model: str, tables: ModelTables) -> bool:
     """Whether a table about the benchmark (it is a column, or the caption names it) has a column or
     row for the part ("数学 M" of Table 18, on AlignBench, for "AlignBench 的数学类"), or a sentence
     naming the model (folded), the benchmark and the part states a value."""
     bench, name = _fold(part[0]), part[1]
     wanted = set(tokenize(name)) | {t for zh in glossary_renderings(name) for t in tokenize(zh)}
-    for u in rows:
-        if not u.header or not (bench in _fold(u.caption) or any(bench in column_names(h) for h in u.header[1:])):
+    for u, caption, row_name in zip(tables.rows, tables.captions, tables.name_tokens):
+        if not (bench in caption or any(bench in column_names(h) for h in u.header[1:])):
             continue
-        if any(wanted & header_tokens(h, u.caption) for h in u.header[1:]) or wanted & set(tokenize(u.cells[0])):
+        if wanted & row_name or any(wanted & header_tokens(h, u.caption) for h in u.header[1:]):
             return True
-    return any(bench in (f := _fold(t)) and _fold(name) in f and model in f and VALUE.search(t) for t in sentences)
+    folded = _fold(name)
+    return any(value and bench in t and folded in t and model in t for t, value in tables.sentences)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.evaluation import first_line
-from app.tables import extreme_asked, extreme_row
+from app.tables import ModelTables, extreme_asked, extreme_row
 from ingest.units import chunk_units
 
 TABLE = {"id": "t", "section": "9.9", "part": 0, "kind": "table", "path": "9 测试 > 9.9 测试", "title_en": "Test",
@@ -13,6 +13,11 @@ TABLE = {"id": "t", "section": "9.9", "part": 0, "kind": "table", "path": "9 测
                  "| Qwen-7B | 51.7 | **11.6** |\n| ChatGLM3-6B | 60.7 | 8.0 |\n| **13∼20B 模型** | | |\n"
                  "| Qwen-14B | **60.7** | 5.0 |\n| Llama2-13B | 28.7 | - |"}
 ROWS = chunk_units(TABLE)
+
+
+def _sentences(text: str) -> list:
+    """A paragraph of section 9.9 as units."""
+    return chunk_units({**TABLE, "id": "p", "kind": "text", "text": text}) if text else []
 
 
 @pytest.mark.parametrize("question, direction", [
@@ -125,33 +130,33 @@ def test_a_symbol_headers_glossary_term_does_not_name_every_symbol_column():
 def test_a_models_result_no_table_gives_is_missing(question, missing):
     from app.tables import missing_cell
 
-    m = missing_cell(question, ROWS, {})
+    m = missing_cell(question, ModelTables.of(ROWS))
     assert m is not None and (m.model, m.benchmark, m.empty) == missing and m.caption.startswith("表 7")
 
 
-@pytest.mark.parametrize("question, sections", [
-    ("Qwen-7B 的 GSM8K 多少分", {}),  # a value
-    ("Qwen-7B 在 MATH 上呢", {}),
-    ("Qwen 的 MATH 多少分", {}),  # no model named by size or version: nothing to look up
-    ("Qwen-7B 的 HumanEval 多少分", {}),  # no such column here: other rules decide
-    ("Qwen-14B 的 MATH 多少分", {}),
-    ("14B 的 GSM8K", {}),
+@pytest.mark.parametrize("question, said", [
+    ("Qwen-7B 的 GSM8K 多少分", ""),  # a value
+    ("Qwen-7B 在 MATH 上呢", ""),
+    ("Qwen 的 MATH 多少分", ""),  # no model named by size or version: nothing to look up
+    ("Qwen-7B 的 HumanEval 多少分", ""),  # no such column here: other rules decide
+    ("Qwen-14B 的 MATH 多少分", ""),
+    ("14B 的 GSM8K", ""),
     # a shortened name stands for the rows whose names hold it
-    ("GLM3-6B 的 GSM8K 多少分", {}),
-    # a section's text may state it: "Llama2-13B 在 MATH 上仅得 3.0 分" (made up for the test)
-    ("Llama2-13B 的 MATH 多少分", {"9.9": "Llama2-13B 在 MATH 上仅得 3.0 分"}),
+    ("GLM3-6B 的 GSM8K 多少分", ""),
+    # a section's text may state it (made up for the test)
+    ("Llama2-13B 的 MATH 多少分", "Llama2-13B 在 MATH 上仅得 3.0 分。"),
 ])
-def test_a_stated_or_unnamed_result_is_not_missing(question, sections):
+def test_a_stated_or_unnamed_result_is_not_missing(question, said):
     from app.tables import missing_cell
 
-    assert missing_cell(question, ROWS, sections) is None
+    assert missing_cell(question, ModelTables.of(ROWS + _sentences(said))) is None
 
 
 def test_a_table_of_data_not_of_models_has_no_results():
     from app.tables import missing_cell
 
     table = {**TABLE, "text": "表 4：数据详情。\n| 类别 | Token 数（B） |\n|---|---|\n| 检索得到的 STEM 数据 | 15.97 |"}
-    assert missing_cell("Qwen-14B 预训练用了多少 token", chunk_units(table), {}) is None
+    assert missing_cell("Qwen-14B 预训练用了多少 token", ModelTables.of(chunk_units(table))) is None
 
 
 @pytest.mark.parametrize("question, message", [
