@@ -207,22 +207,25 @@ class MissingCell:
     part: str = ""  # the asked part of the benchmark that no table breaks out ("Math" of CompassArena)
 
 
-# a part of a benchmark: "the Math category of CompassArena", "HumanEval-X's Java part", "MMLU 的 STEM 子类"
-_PART_EN = r"(?:category|categories|part|subset|split|subtask|sub-task|direction|track|level|dimension|domain|portion)"
-PART_OF = [re.compile(r"\b(?:the\s+)?([A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*)?)\s+" + _PART_EN
-                      + r"\s+(?:of|in|on)\s+(?:the\s+)?([A-Za-z][\w.\-]*)", re.IGNORECASE),
-           re.compile(r"\b([A-Za-z][\w.\-]*?)(?:'s)?\s+([A-Za-z][\w-]*)\s+" + _PART_EN + r"\b", re.IGNORECASE),
-           re.compile(r"([A-Za-z][\w.\-]*)\s*(?:的|上的|里的|中的)?\s*([\u4e00-\u9fffA-Za-z\-]{1,8}?)\s*"
-                      r"(?:子类|子集|类别|部分|方向|子任务|分项|维度|赛道|类)(?:上|里|中)?(?:的|得|拿|考|是|多少)")]
+# a part of a benchmark: "the Math category of CompassArena", "English-to-Chinese translation in FLORES",
+# "HumanEval-X's Java part", "MMLU 的 STEM 子类" — as (pattern, the part's group, the benchmark's group).
+# An English part follows "the" or is capitalized: "how does it do on translation in FLORES" asks for
+# no part, "do on" is none
+_PART_EN = r"(?:category|categories|part|subset|split|subtask|sub-task|direction|translation|track|level|dimension|domain|portion)"
+_OF_BENCH = r"\s+" + _PART_EN + r"\s+(?:of|in|on)\s+(?:the\s+)?([A-Za-z][\w.\-]*)"
+PART_OF = [(re.compile(r"\bthe\s+([A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*)?)" + _OF_BENCH, re.IGNORECASE), 1, 2),
+           (re.compile(r"\b([A-Z][\w-]*(?:\s+[A-Za-z][\w-]*)?)" + _OF_BENCH), 1, 2),
+           (re.compile(r"\b([A-Za-z][\w.\-]*?)(?:'s)?\s+([A-Za-z][\w-]*)\s+" + _PART_EN + r"\b", re.IGNORECASE), 2, 1),
+           (re.compile(r"([A-Za-z][\w.\-]*)\s*(?:的|上的|里的|中的)?\s*([\u4e00-\u9fffA-Za-z\-]{1,8}?)\s*"
+                       r"(?:子类|子集|类别|部分|方向|子任务|分项|维度|赛道|类)(?:上|里|中)?(?:的|得|拿|考|是|多少)"), 2, 1)]
 
 
 def _asked_part(question: str, benches: set[str]) -> tuple[str, str] | None:
     """(the benchmark, the part of it) when the question asks about a part of an asked benchmark."""
-    for i, rx in enumerate(PART_OF):
+    for rx, p, b in PART_OF:
         for m in rx.finditer(question):
-            part, bench = (m.group(1), m.group(2)) if i == 0 else (m.group(2), m.group(1))
-            if (_fold(bench) in benches and _fold(part) != _fold(bench)
-                    and not re.fullmatch(r"the|a|an|each|every", part, re.IGNORECASE)):
+            part, bench = m.group(p), m.group(b)
+            if _fold(bench) in benches and _fold(part) != _fold(bench) and tokenize(part):
                 return bench, part
     return None
 

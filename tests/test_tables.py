@@ -188,6 +188,8 @@ def test_a_result_a_table_or_the_text_gives_is_answered(answerer, question, fact
      "Table 17 gives only InternLM2-Chat-20B's overall CompassArena result; the report does not break out its Math part"),
     ("InternLM2-20B 在 MMLU 的 STEM 子类上得了多少分？", "表 5 只给出了 InternLM2-20B 在 MMLU 上的总体结果，报告没有单列“STEM”这一部分"),
     ("How did InternLM2-Chat-7B do on the Java part of HumanEval-X?", "Table 13 gives only InternLM2-Chat-7B's overall HumanEval-X"),
+    ("What BLEU does InternLM2-Chat-20B get on English-to-Chinese translation in FLORES?",
+     "Table 8 gives only InternLM2-Chat-20B's overall FLORES result; the report does not break out its English-to-Chinese part"),
 ])
 def test_a_part_of_a_benchmark_no_table_breaks_out_is_refused(answerer, question, message):
     a = answerer.ask(question)
@@ -199,6 +201,8 @@ def test_a_part_of_a_benchmark_no_table_breaks_out_is_refused(answerer, question
     ("InternLM2-Chat-20B 在 L-Eval 封闭式部分的分数是多少", "68.6"),  # the caption's legend: Close → 封闭式
     ("What is InternLM2-Chat-20B-SFT's score on the synthetic tasks category of LongBench?", "Syn"),
     ("What did InternLM2-Chat-7B get on the Chinese part of T-Eval?", "65.4"),
+    # no part asked: "do on" is none
+    ("How does InternLM2-Chat-20B do on translation in FLORES?", "16.9"),
 ])
 def test_a_part_a_table_breaks_out_is_answered(answerer, question, fact):
     a = answerer.ask(question)
