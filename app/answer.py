@@ -313,9 +313,29 @@ PART_BREAK = re.compile(r"(?<=[？?；;])\s*(?=\S)|[，,]\s*(?:以及|还有|另
                         re.IGNORECASE)
 
 
+# the same thing asked of two: "网页正文抽取和语言识别分别用的什么工具", "How many questions are in
+# WinoGrande and in HellaSwag?"
+BOTH_ZH = re.compile(r"^(.*?)([^\s，,。？?和与及、的]{2,12})\s*(?:和|与|及)\s*([^\s，,。？?和与及、的]{2,12})\s*分别(.*)$")
+BOTH_EN = re.compile(r"^(.*\b(in|on|for|of))\s+(\S+(?:\s\S+)?)\s+and\s+\2\s+(\S+(?:\s\S+)?)\s*([?？]?)$", re.IGNORECASE)
+
+
+def _each_of_both(part: str) -> list[str]:
+    """A part asking the same thing of two, as two parts; [part] otherwise."""
+    m = BOTH_ZH.match(part)
+    if m:
+        head, a, b, tail = m.groups()
+        return [f"{head}{a}{tail}", f"{head}{b}{tail}"]
+    m = BOTH_EN.match(part)
+    if m:
+        head, _, a, b, mark = m.groups()
+        return [f"{head} {a}{mark}", f"{head} {b}{mark}"]
+    return [part]
+
+
 def question_parts(question: str) -> list[str]:
     """The parts of a question that asks several things; [question] when it asks one."""
     parts = [p.strip(" ，,") for p in PART_BREAK.split(question) if p and p.strip(" ，,？?")]
+    parts = [q for p in parts for q in _each_of_both(p)]
     return parts if len(parts) > 1 else [question]
 
 

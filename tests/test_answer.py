@@ -389,6 +389,12 @@ def test_a_question_about_one_size_prefers_the_row_of_that_size(answerer):
      ["在线 RLHF 的慢速路径和快速路径主要区别在哪？", "整个在线 RLHF 迭代了几轮？"]),
     ("InternEvo 在 1024 张 GPU 上的 MFU 是多少？", ["InternEvo 在 1024 张 GPU 上的 MFU 是多少？"]),
     ("What sharding options and overlap does InternEvo use?", ["What sharding options and overlap does InternEvo use?"]),
+    # the same thing asked of two
+    ("How many questions are in WinoGrande and in HellaSwag?",
+     ["How many questions are in WinoGrande", "How many questions are in HellaSwag?"]),
+    ("网页正文抽取和语言识别分别用的什么工具", ["网页正文抽取用的什么工具", "语言识别用的什么工具"]),
+    ("What are the KL coefficient and the λ in PPO?", ["What are the KL coefficient and the λ in PPO?"]),
+    ("慢速路径和快速路径有什么区别", ["慢速路径和快速路径有什么区别"]),  # a comparison, not each of two
 ])
 def test_a_question_asking_several_things_splits_into_its_parts(question, parts):
     from app.answer import question_parts
