@@ -74,6 +74,24 @@ def test_unknown_name_is_named_in_the_refusal(answerer):
     assert "Qwen2-7B" in a.answer
 
 
+@pytest.mark.parametrize("question, names", [
+    # a variant of a name the report uses ("BERT"), a metric at k: the report names neither
+    ("广告分类器和流畅度分类器用的是 BERT-base 还是 BERT-large", "“BERT-base”和“BERT-large”"),
+    ("HumanEval 报告的是 pass@1 还是 pass@10？", "“pass@1”和“pass@10”"),
+])
+def test_an_unnamed_variant_or_metric_is_named_in_the_refusal(answerer, question, names):
+    a = answerer.ask(question)
+    assert not a.answerable and a.answer.startswith(f"报告中没有提到{names}"), a.answer
+
+
+@pytest.mark.parametrize("question", ["According to the text, which models does the COOL RLHF-trained "
+                                      "InternLM2-Chat-20B outperform?", "Is InternLM2 a LLaMA-like architecture?"])
+def test_a_name_made_an_adjective_is_no_variant(question):
+    from app.retrieval import _names
+
+    assert not any(n.endswith(("-trained", "-like")) for n in _names(question))
+
+
 def test_follow_up_uses_history(answerer):
     history = [{"role": "user", "content": "InternLM2-Chat-7B 在 GSM8K 上得分多少？"},
                {"role": "assistant", "content": "……"}]
