@@ -86,10 +86,10 @@ def test_an_unnamed_variant_or_metric_is_named_in_the_refusal(answerer, question
 
 @pytest.mark.parametrize("question", ["According to the text, which models does the COOL RLHF-trained "
                                       "InternLM2-Chat-20B outperform?", "Is InternLM2 a LLaMA-like architecture?"])
-def test_a_name_made_an_adjective_is_no_variant(question):
-    from app.retrieval import _names
+def test_a_name_made_an_adjective_is_no_variant(answerer, question):
+    from app.retrieval import unknown_names
 
-    assert not any(n.endswith(("-trained", "-like")) for n in _names(question))
+    assert unknown_names(question, answerer.handle.get()) == []
 
 
 def test_follow_up_uses_history(answerer):
