@@ -154,6 +154,9 @@ MODEL_WORD = re.compile(r"(?<![\w.\-])([A-Za-z][A-Za-z0-9.]*(?:-[A-Za-z0-9.]+)*-
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9.\-]*")
 EMPTY = {"", "-", "–", "—", "/", "n/a"}
 VALUE = re.compile(r"(?<![\w.\-])\d+(?:\.\d+)?%?(?![\w\-])")  # a number standing alone, not inside a name
+# numbers that are no values: "图 16", "表 17", "第 5.4 节", "(Bai et al., 2023a)"
+NO_VALUE = re.compile(r"[图表]\s*\d+|\b(?:Figure|Table|Section)\s*\d+|第\s*[\d.]+\s*[节章]|§\s*[\dA][\d.]*|"
+                      r"\([^)]*(?:19|20)\d\d[a-z]?[^)]*\)")
 
 
 def _fold(s: str) -> str:
@@ -180,7 +183,7 @@ class ModelTables:
     rows: list[UnitRecord]
     names: list[str]
     sections: list[str]
-    sentences: list[tuple[str, bool]]
+    sentences: list[tuple[str, bool, int]]  # folded, whether it states a value, its section (in sections)
     captions: list[str]  # each row's table caption, folded
     name_tokens: list[frozenset[str]]  # each row's name, tokenized
 
@@ -193,9 +196,10 @@ class ModelTables:
         by_section: dict[str, list[str]] = {}
         for u in said:
             by_section.setdefault(u.section, []).append(u.text)
+        at = {sec: k for k, sec in enumerate(by_section)}
         return cls(rows, [_fold(u.cells[0]) for u in rows], [_fold(" ".join(v)) for v in by_section.values()],
-                   [(_fold(u.text), bool(VALUE.search(u.text))) for u in said], [_fold(u.caption) for u in rows],
-                   [frozenset(tokenize(u.cells[0])) for u in rows])
+                   [(_fold(u.text), bool(VALUE.search(NO_VALUE.sub("", u.text))), at[u.section]) for u in said],
+                   [_fold(u.caption) for u in rows], [frozenset(tokenize(u.cells[0])) for u in rows])
 
 
 @dataclass(frozen=True)
@@ -270,8 +274,9 @@ def missing_cell(question: str, tables: ModelTables) -> MissingCell | None:
                 u, j = next(((u, j) for u, j in named if _fold(part[0]) in column_names(u.header[j])), named[0])
                 return MissingCell(model, part[0], u.caption, False, part[1])
             continue
-        # "如表 17 所示，InternLM2-20B 取得了 21.8 的胜率" in §5.3.1, on AlpacaEval
-        if any(key in t and any(b in t for b in benches) for t in tables.sections):
+        # a sentence naming the model states a value in a section on the benchmark: "如表 17 所示，
+        # InternLM2-20B 取得了 21.8 的胜率" in §5.3.1, on AlpacaEval ("其胜率可与 GPT4-Turbo 相媲美" states none)
+        if any(value and key in t and any(b in tables.sections[k] for b in benches) for t, value, k in tables.sentences):
             continue
         u, j = named[0] if named else (rows[next(iter(columns.values()))[0][0]], next(iter(columns.values()))[0][1])
         header = re.sub(r"\s*[（(][^）)]*[）)]", "", u.header[j])
@@ -293,4 +298,4 @@ def _breaks_out(part: tuple[str, str], model: str, tables: ModelTables) -> bool:
         if wanted & row_name or any(wanted & header_tokens(h, u.caption) for h in u.header[1:]):
             return True
     folded = _fold(name)
-    return any(value and bench in t and folded in t and model in t for t, value in tables.sentences)
+    return any(value and bench in t and folded in t and model in t for t, value, _ in tables.sentences)

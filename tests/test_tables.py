@@ -145,11 +145,20 @@ def test_a_models_result_no_table_gives_is_missing(question, missing):
     ("GLM3-6B 的 GSM8K 多少分", ""),
     # a section's text may state it (made up for the test)
     ("Llama2-13B 的 MATH 多少分", "Llama2-13B 在 MATH 上仅得 3.0 分。"),
+    ("Llama2-13B 的 MATH 多少分", "本节比较 MATH。Llama2-13B 仅得 3.0 分。"),  # a sentence on the model, in the section
 ])
 def test_a_stated_or_unnamed_result_is_not_missing(question, said):
     from app.tables import missing_cell
 
     assert missing_cell(question, ModelTables.of(ROWS + _sentences(said))) is None
+
+
+def test_a_sentence_naming_the_model_without_a_value_states_no_result():
+    from app.tables import missing_cell
+
+    said = _sentences("本节比较 MATH。图 16 显示，Llama2-13B 的表现可与 Qwen-14B (Bai et al., 2023) 相媲美。")
+    m = missing_cell("Llama2-13B 的 MATH 多少分", ModelTables.of(ROWS + said))
+    assert m is not None and m.empty
 
 
 def test_a_table_of_data_not_of_models_has_no_results():
@@ -167,6 +176,8 @@ def test_a_table_of_data_not_of_models_has_no_results():
     # a model as a row names it; the column the question names most exactly, not every "Anthropic …" one
     ("What accuracy does QwenRM reach on Anthropic Harmless-base?",
      "Table 19 has no Anthropic Harmless-base result for QwenRM (its cell is “-”)"),
+    # §5.3.2 names GPT4-Turbo as the judge and says InternLM2's win rates "可与 GPT4-Turbo 相媲美": no value
+    ("GPT4-Turbo 在 CompassArena 上的胜率具体是多少？", "报告的表格中没有 GPT4-Turbo 在 CompassArena 上的结果"),
 ])
 def test_a_result_no_table_gives_is_refused_by_name(answerer, question, message):
     a = answerer.ask(question)
