@@ -51,7 +51,7 @@ browser-deps:
 
 # The README's figures: every question set (the sealed one prints its summary only), in the default
 # setup and in keyword mode, each from an index of its own (the app's index is left alone).
-EVAL_SETS := dev heldout heldout2 heldout3 train1 train2 train3 train4 train5 heldout4 sealed
+EVAL_SETS := dev heldout heldout2 heldout3 train1 train2 train3 train4 train5 train6 train7 heldout4 sealed
 eval: setup model
 	@for mode in default keyword; do \
 	  env=(HF_HUB_OFFLINE=1 DATA_DIR=data/eval-$$mode); [ $$mode = keyword ] && env+=(EMBEDDING_MODEL=none); \
