@@ -14,6 +14,8 @@ from functools import lru_cache
 from ingest.keywords import CJK, tokenize
 from ingest.units import UnitRecord, glossary_renderings
 
+from .retrieval import _FOLD
+
 # "which model is best", and the verbs that say so: "which model tops / leads / comes first on X"
 HIGHEST = re.compile(r"最高|最好|最佳|最强|最大|最多|最优|第一|领先|夺冠|"
                      r"\b(?:best|highest|largest|biggest|greatest|strongest|top|tops|leads?(?!\s+to\b)|leading|"
@@ -147,7 +149,6 @@ def extreme_sentence(e: Extreme, section: str, zh: bool) -> str:
 
 # --- a model's result on a benchmark: is it in a table? ---------------------------------------------
 
-_FOLD = re.compile(r"[-_.\s*]")
 # a model named by its size or version ("Qwen1.5-7B-Chat", "GPT-3.5", "GPT4-Turbo"), as one word
 MODEL_WORD = re.compile(r"(?<![\w.\-])([A-Za-z][A-Za-z0-9.]*(?:-[A-Za-z0-9.]+)*-\d+(?:\.\d+)?[Bb](?:-[A-Za-z0-9.]+)*"
                         r"|[Gg][Pp][Tt]-?\d(?:\.\d+)?(?:-[A-Za-z0-9.]+)*)")
