@@ -21,7 +21,7 @@ from .retrieval import (_FOLD, ENTITY, MODEL_SIZE, RESULT_VERBS, SUBJECT, dense_
                         unknown_names)
 from .scope import in_scope_probability, missing_figure, signals
 from .scope import load_weights as load_scope_weights
-from .selection import FEATURES, Candidate, QuestionType, candidates, load_weights, score, title_tokens
+from .selection import FEATURES, REFERENCE, Candidate, QuestionType, candidates, load_weights, score, title_tokens
 from .tables import (Extreme, ModelTables, extreme_asked, extreme_row, extreme_sentence, header_tokens, missing_cell,
                      names_column, table_label)
 
@@ -595,8 +595,12 @@ SIBLINGS, SIBLING_MARGIN = 10, 0.15  # chosen on the development sets: look at t
 
 
 def _sizes(c: Candidate) -> set[str]:
+    """The model sizes a unit is about: a row's by its name and group, else by its table's caption
+    (Table 19's "本文模型" rows are "我们…训练的 7B 奖励模型"); a sentence's by its text."""
     u = c.unit
-    return set(MODEL_SIZE.findall(f"{u.cells[0]} {u.context}" if u.kind == "row" else u.text))
+    if u.kind != "row":
+        return set(MODEL_SIZE.findall(u.text))
+    return set(MODEL_SIZE.findall(f"{u.cells[0]} {u.context}")) or set(MODEL_SIZE.findall(REFERENCE.sub("", u.caption)))
 
 
 def _asked_size(question: str, ranked: list[Candidate], chosen: list[Candidate], weighted: Weighted

@@ -207,6 +207,14 @@ def test_a_size_the_quoted_rows_are_not_about_is_refused_even_after_a_sentence_n
     assert not a.answerable and "没有讲到 1.8B" in a.answer, a.answer
 
 
+def test_a_rows_size_is_its_tables_when_its_name_gives_none(answerer):
+    # Table 19's own rows are "本文模型 …"; its caption says they are the 7B reward model
+    a = answerer.ask("条件奖励模型 20B 版本在 Stanford SHP 上的精度是多少？")
+    assert not a.answerable and "没有讲到 20B" in a.answer, a.answer
+    a = answerer.ask("7B 奖励模型在 Stanford SHP 上用条件提示词的精度是多少")
+    assert a.answerable and "75.76" in a.answer, a.answer
+
+
 def test_a_citation_year_or_a_subscript_is_no_figure(built_index):
     from app.index import IndexHandle
     from app.scope import _figures
