@@ -118,6 +118,7 @@ class _Figures:
     paragraphs: list[frozenset[str]]  # each paragraph's tokens (with its section's title)
     words: list[frozenset[str]]  # the unit's tokens without its English source's words
     figures: list[int]  # the units that state a figure in digits (not a figure's, table's, section's number, a year)
+    texts: dict[int, str]  # those units' _figure_text, lower-cased (what _near reads)
     percent: frozenset[int]
     row: frozenset[int]
     bound: frozenset[int]
@@ -140,14 +141,15 @@ def _figures(index) -> _Figures:
                 tokens.append(set())
             tokens[k] |= toks
             para.append(k)
-        figures = [i for i, u in enumerate(index.units) if u.kind != "code" and DIGIT.search(_figure_text(u))]
+        texts = {i: t.lower() for i, u in enumerate(index.units) if u.kind != "code" and DIGIT.search(t := _figure_text(u))}
+        figures = list(texts)
         units = index.units
         cached = index.__dict__["_figures"] = _Figures(
             para, [frozenset(t) for t in tokens],
             # "10.1 percentage points" in §5.2.3's source names no share of anything: the translation's own
             # words say what the unit states ("高出 10.1 个百分点")
             [toks - set(u.source.lower().split()) if u.source else toks for u, toks in zip(units, index.unit_tokens)],
-            figures,
+            figures, texts,
             frozenset(i for i in figures if "%" in units[i].text),
             frozenset(i for i in figures if units[i].kind == "row"),
             frozenset(i for i in figures if BOUND.search(units[i].text)))
@@ -157,9 +159,9 @@ def _figures(index) -> _Figures:
 NEAR = 6  # characters between a term and its figure: "top p = 0.9", "16384 个 token"
 
 
-def _near(text: str, rest: list[tuple[set[str], float]]) -> bool:
-    """Whether a figure stands next to one of the rest's terms, in the same clause."""
-    low = text.lower()
+def _near(low: str, rest: list[tuple[set[str], float]]) -> bool:
+    """Whether a figure stands next to one of the rest's terms, in the same clause (`low`: the unit's
+    figure text, lower-cased)."""
     return any(re.search(re.escape(t) + rf"[^，。；,;]{{0,{NEAR}}}\d|\d[^，。；,;]{{0,{NEAR}}}" + re.escape(t), low)
                for g, _ in rest for t in g if len(t) > 1 or not t.isascii())
 
@@ -208,7 +210,7 @@ def missing_figure(parts: list[str], index) -> tuple[list[str], list[str]] | Non
         # a row's cells are figures of its header's quantities only: Table 4's "15.97" is no learning rate
         if not any((single is None or single & index.unit_tokens[i]) and about(f.paragraph[i])
                    and (i in forms or words & f.words[i] or (i not in f.row and all(g & index.unit_tokens[i] for g, _ in rest)
-                                                             and _near(_figure_text(index.units[i]), rest)))
+                                                             and _near(f.texts[i], rest)))
                    for i in f.figures):
             return [SAID.get(g[0], g[0]) for g in asked], [g[0] for g in groups]
     return None
