@@ -775,12 +775,11 @@ def _largest_model(question: str, ranked: list[Candidate], chosen: list[Candidat
 MODEL_NAME = re.compile(r"[a-z][a-z0-9.]*(?:-[a-z0-9.]+)*-\d+(?:\.\d+)?b|gpt-?\d(?:\.\d+)?", re.IGNORECASE)
 
 
-def _row_names(index) -> list[str]:
-    names = index.__dict__.get("_row_names")
-    if names is None:
-        names = index.__dict__["_row_names"] = [_FOLD.sub("", u.cells[0].lower())
-                                                for u in index.units if u.kind == "row" and u.cells]
-    return names
+def _model_tables(index) -> ModelTables:
+    cached = index.__dict__.get("_model_tables")
+    if cached is None:
+        cached = index.__dict__["_model_tables"] = ModelTables.of(index.units)
+    return cached
 
 
 def _absent_model(question: str, index, chosen: list[Candidate]) -> tuple[str, str] | None:
@@ -795,17 +794,12 @@ def _absent_model(question: str, index, chosen: list[Candidate]) -> tuple[str, s
         key = _FOLD.sub("", name.lower())
         if not MODEL_NAME.fullmatch(name) or key.startswith("internlm"):
             continue
-        if any(key in r for r in _row_names(index)) or any(key in _FOLD.sub("", c.unit.text.lower()) for c in chosen):
+        # the rows of the tables of models' results, folded (the other tables' rows are data and settings)
+        if (any(key in r for r in _model_tables(index).names)
+                or any(key in _FOLD.sub("", c.unit.text.lower()) for c in chosen)):
             continue
         return name, chosen[0].unit.caption
     return None
-
-
-def _model_tables(index) -> ModelTables:
-    cached = index.__dict__.get("_model_tables")
-    if cached is None:
-        cached = index.__dict__["_model_tables"] = ModelTables.of(index.units)
-    return cached
 
 
 def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[str, object] | None:

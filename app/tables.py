@@ -279,7 +279,11 @@ def missing_cell(question: str, tables: ModelTables) -> MissingCell | None:
         # InternLM2-20B 取得了 21.8 的胜率" in §5.3.1, on AlpacaEval ("其胜率可与 GPT4-Turbo 相媲美" states none)
         if any(value and key in t and any(b in tables.sections[k] for b in benches) for t, value, k in tables.sentences):
             continue
-        u, j = named[0] if named else (rows[next(iter(columns.values()))[0][0]], next(iter(columns.values()))[0][1])
+        if named:
+            u, j = named[0]
+        else:  # the first table with the column
+            r, j = next(iter(columns.values()))[0]
+            u = rows[r]
         header = re.sub(r"\s*[（(][^）)]*[）)]", "", u.header[j])
         first = header.split()[0]  # "T-Eval" when the question says only that, not "T-Eval English"
         only_first = max(column_names(header) & asked, key=len, default="") == _fold(first)
