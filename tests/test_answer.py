@@ -10,6 +10,8 @@ from app.answer import CitationFilter, is_chinese
 from app.retrieval import retrieval_query
 from app.evaluation import first_line
 
+from .refusals import assert_refused
+
 
 @pytest.mark.parametrize("question, section, facts", [
     ("InternEvo 在 1024 张 GPU 上的 MFU 是多少？", "2.1", ["53%"]),
@@ -80,8 +82,7 @@ def test_unknown_name_is_named_in_the_refusal(answerer):
     ("HumanEval 报告的是 pass@1 还是 pass@10？", "“pass@1”和“pass@10”"),
 ])
 def test_an_unnamed_variant_or_metric_is_named_in_the_refusal(answerer, question, names):
-    a = answerer.ask(question)
-    assert not a.answerable and a.answer.startswith(f"报告中没有提到{names}"), a.answer
+    assert_refused(answerer, question, f"报告中没有提到{names}")
 
 
 @pytest.mark.parametrize("question", ["According to the text, which models does the COOL RLHF-trained "
@@ -154,9 +155,7 @@ def test_top_k_limits_citations(answerer):
     ("What is Qwen-14B's AlpacaEval win rate?", "No passage of the report mentions Qwen-14B, win rate and AlpacaEval"),
 ])
 def test_names_the_report_never_puts_together_are_refused(answerer, question, message):
-    a = answerer.ask(question)
-    assert not a.answerable and a.citations == []
-    assert a.answer.startswith(message), a.answer
+    assert_refused(answerer, question, message)
 
 
 @pytest.mark.parametrize("question, section", [

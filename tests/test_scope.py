@@ -7,6 +7,8 @@ import pytest
 from app.retrieval import unknown_names
 from app.scope import FEATURES, REQUEST, ScopeSignals, in_scope_probability, load_weights
 
+from .refusals import assert_refused
+
 
 @pytest.mark.parametrize("question, asks", [
     ("帮我用 Python 写一个快速排序。", True), ("给我写一首五言绝句", True), ("推荐几本入门深度学习的书吧", True),
@@ -164,9 +166,7 @@ def test_a_name_given_as_an_example_is_no_reason_to_refuse(answerer):
     ("PPO 的 batch size 是多少？", "报告讲到了这个话题，但没有给出所问的“batch size”的具体数值"),
 ])
 def test_a_figure_the_report_never_states_is_refused_by_name(answerer, question, message):
-    a = answerer.ask(question)
-    assert not a.answerable and a.citations == []
-    assert a.answer.startswith(message), a.answer
+    assert_refused(answerer, question, message)
 
 
 @pytest.mark.parametrize("question, fact", [
@@ -196,8 +196,7 @@ def test_a_stated_figure_is_not_refused(answerer, question, fact):
 
 def test_a_figure_question_whose_word_the_report_never_uses_says_so(answerer):
     # "clip" is a word the report never uses: that says more than "no figure for the ratio"
-    a = answerer.ask("PPO 训练时的裁剪系数 ε（clip ratio）设的是多少？")
-    assert not a.answerable and a.answer.startswith("报告中没有提到“clip”"), a.answer
+    assert_refused(answerer, "PPO 训练时的裁剪系数 ε（clip ratio）设的是多少？", "报告中没有提到“clip”")
 
 
 @pytest.mark.parametrize("question", ["InternLM2-1.8B 在 MMLU 上考了多少分？", "1.8B 模型 SFT 的时候 lr 设的多少"])

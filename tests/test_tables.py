@@ -8,6 +8,8 @@ from app.evaluation import first_line
 from app.tables import ModelTables, extreme_asked, extreme_row
 from ingest.units import chunk_units
 
+from .refusals import assert_refused
+
 TABLE = {"id": "t", "section": "9.9", "part": 0, "kind": "table", "path": "9 测试 > 9.9 测试", "title_en": "Test",
          "text": "表 7：模型比较。\n| 模型（Models） | GSM8K | MATH |\n|---|---|---|\n| **≤ 7B 模型** | | |\n"
                  "| Qwen-7B | 51.7 | **11.6** |\n| ChatGLM3-6B | 60.7 | 8.0 |\n| **13∼20B 模型** | | |\n"
@@ -180,8 +182,7 @@ def test_a_table_of_data_not_of_models_has_no_results():
     ("GPT4-Turbo 在 CompassArena 上的胜率具体是多少？", "报告的表格中没有 GPT4-Turbo 在 CompassArena 上的结果"),
 ])
 def test_a_result_no_table_gives_is_refused_by_name(answerer, question, message):
-    a = answerer.ask(question)
-    assert not a.answerable and a.answer.startswith(message), a.answer
+    assert_refused(answerer, question, message)
 
 
 @pytest.mark.parametrize("question, fact", [
@@ -203,8 +204,7 @@ def test_a_result_a_table_or_the_text_gives_is_answered(answerer, question, fact
      "Table 8 gives only InternLM2-Chat-20B's overall FLORES result; the report does not break out its English-to-Chinese part"),
 ])
 def test_a_part_of_a_benchmark_no_table_breaks_out_is_refused(answerer, question, message):
-    a = answerer.ask(question)
-    assert not a.answerable and a.answer.startswith(message), a.answer
+    assert_refused(answerer, question, message)
 
 
 @pytest.mark.parametrize("question, fact", [
