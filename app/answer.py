@@ -15,7 +15,7 @@ from ingest.keywords import CJK, query_groups, tokenize
 from ingest.settings import Settings
 from ingest.units import LABEL_ONLY, PARA_LEAD, POINTS_BACK, UnitRecord, clean
 
-from .index import IndexHandle
+from .index import IndexHandle, derived
 from .retrieval import (_FOLD, ENTITY, MODEL_SIZE, RESULT_VERBS, SUBJECT, dense_query, Retrieval,
                         Weighted, coverage, is_phrasing, never_together, retrieve, split_unknown, term_groups,
                         unknown_names)
@@ -776,10 +776,7 @@ MODEL_NAME = re.compile(r"[a-z][a-z0-9.]*(?:-[a-z0-9.]+)*-\d+(?:\.\d+)?b|gpt-?\d
 
 
 def _model_tables(index) -> ModelTables:
-    cached = index.__dict__.get("_model_tables")
-    if cached is None:
-        cached = index.__dict__["_model_tables"] = ModelTables.of(index.units)
-    return cached
+    return derived(index, "_model_tables", lambda: ModelTables.of(index.units))
 
 
 def _absent_model(question: str, index, chosen: list[Candidate]) -> tuple[str, str] | None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -34,6 +36,9 @@ def _close_client(client) -> None:
         log.debug("closing a Chroma client failed", exc_info=True)
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class LoadedIndex:
     manifest: Manifest
@@ -58,6 +63,16 @@ class LoadedIndex:
     @property
     def retrieval_mode(self) -> str:
         return "hybrid" if self.collection is not None else "keyword"
+
+
+def derived(index, key: str, build: Callable[[], T]) -> T:
+    """What is computed from an index once and kept with it (postings, section facts, the figure and
+    table summaries the refusal rules read): build() on first use. Any object with a __dict__ serves
+    (the tests' small stand-ins too)."""
+    value = index.__dict__.get(key)
+    if value is None:
+        value = index.__dict__[key] = build()
+    return value
 
 
 def _load(settings: Settings, manifest: Manifest, emb: EmbeddingStatus) -> LoadedIndex:

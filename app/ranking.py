@@ -19,7 +19,7 @@ import numpy as np
 
 from ingest.keywords import tokenize
 
-from .index import LoadedIndex
+from .index import LoadedIndex, derived
 
 WEIGHTS_FILE = Path(__file__).with_name("section_weights.json")
 FEATURES = ["rrf", "bm25", "dense", "chunk_cov", "unit_dense", "unit_dense_own", "unit_lex", "unit_lex_own",
@@ -40,23 +40,25 @@ class SectionInfo:
 
 
 def section_info(index: LoadedIndex) -> SectionInfo:
-    info = index.__dict__.get("_section_info")
-    if info is None:
-        first: dict[str, int] = {}
-        for i, c in enumerate(index.chunks):
-            first.setdefault(c["section"], i)
-        numbers = list(first)
-        overview, depth, titles, units = [], [], [], []
-        for n in numbers:
-            c = index.chunks[first[n]]
-            has_children = any(m.startswith(n + ".") for m in numbers)
-            overview.append(float(has_children or c["title_en"].strip().lower() in OVERVIEW_TITLES))
-            depth.append(float(n.count(".") + 1))
-            titles.append(frozenset(tokenize(f"{c['path']} {c['title_en']}")))
-            units.append(np.asarray(index.units_by_section.get(n, []), dtype=int))
-        info = index.__dict__["_section_info"] = SectionInfo(
-            numbers, np.array(overview), np.array(depth), titles, units, [first[n] for n in numbers])
-    return info
+    return derived(index, "_section_info", lambda: _section_info(index))
+
+
+def _section_info(index: LoadedIndex) -> SectionInfo:
+    """Per section of the index: its number, whether it is an overview, its depth, its title's tokens,
+    its units and a chunk of it."""
+    first: dict[str, int] = {}
+    for i, c in enumerate(index.chunks):
+        first.setdefault(c["section"], i)
+    numbers = list(first)
+    overview, depth, titles, units = [], [], [], []
+    for n in numbers:
+        c = index.chunks[first[n]]
+        has_children = any(m.startswith(n + ".") for m in numbers)
+        overview.append(float(has_children or c["title_en"].strip().lower() in OVERVIEW_TITLES))
+        depth.append(float(n.count(".") + 1))
+        titles.append(frozenset(tokenize(f"{c['path']} {c['title_en']}")))
+        units.append(np.asarray(index.units_by_section.get(n, []), dtype=int))
+    return SectionInfo(numbers, np.array(overview), np.array(depth), titles, units, [first[n] for n in numbers])
 
 
 @lru_cache(maxsize=1)
@@ -78,15 +80,14 @@ def question_kind(query: str) -> tuple[bool, bool, bool]:
 
 def _postings(index: LoadedIndex, own: bool) -> dict[str, list[int]]:
     """token → the units holding it (with their context, or alone), built once per index."""
-    key = "_postings_own" if own else "_postings"
-    post = index.__dict__.get(key)
-    if post is None:
-        post = {}
+    def build() -> dict[str, list[int]]:
+        post: dict[str, list[int]] = {}
         for i, toks in enumerate(index.unit_own_tokens if own else index.unit_tokens):
             for t in toks:
                 post.setdefault(t, []).append(i)
-        index.__dict__[key] = post
-    return post
+        return post
+
+    return derived(index, "_postings_own" if own else "_postings", build)
 
 
 def _unit_coverage(index: LoadedIndex, cover, terms: set[str], own: bool) -> np.ndarray:

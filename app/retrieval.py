@@ -16,7 +16,7 @@ from ingest.glossary import source_vocabulary
 from ingest.lexicon import lemma, uncovered, variants
 from ingest.units import ROW_IMPLIED
 
-from .index import IndexHandle, LoadedIndex
+from .index import IndexHandle, LoadedIndex, derived
 from .ranking import RRF_K, section_features, section_info, section_scores
 
 CANDIDATES = 30
@@ -146,13 +146,13 @@ def given_as_example(name: str, question: str) -> bool:
 def _variant_parts(index: LoadedIndex) -> frozenset[str]:
     """What the report's model names add to its subject ("InternLM2-Chat-20B-SFT": chat, 20b, sft) and
     the model sizes it names ("1.8B 模型"): "InternLM2-Math" is no model of the report's."""
-    parts = index.__dict__.get("_variant_parts")
-    if parts is None:
+    def build() -> frozenset[str]:
         named = {_FOLD.sub("", p) for t in index.idf for s in SUBJECT if t.startswith(s + "-") for p in t.split("-")[1:]}
         sizes = {_FOLD.sub("", t) for t in index.idf if MODEL_SIZE.fullmatch(t)}
         # the stage its chat models are named after, as §1 names it ("RLHF 前后两个阶段的模型")
-        parts = index.__dict__["_variant_parts"] = frozenset(named | sizes | {"rlhf"})
-    return parts
+        return frozenset(named | sizes | {"rlhf"})
+
+    return derived(index, "_variant_parts", build)
 
 
 def unknown_names(question: str, index: LoadedIndex) -> list[str]:

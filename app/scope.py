@@ -24,6 +24,7 @@ import numpy as np
 
 from ingest.keywords import compound_parts
 
+from .index import derived
 from .retrieval import SUBJECT, SectionHit, Weighted, content_groups, coverage, query_groups
 from .selection import CANDIDATE_SECTIONS, Q_NUMERIC, REFERENCE
 
@@ -130,30 +131,31 @@ def _figure_text(u) -> str:
 
 
 def _figures(index) -> _Figures:
-    cached = index.__dict__.get("_figures")
-    if cached is None:
-        keys: dict[tuple, int] = {}
-        tokens: list[set[str]] = []
-        para = []
-        for u, toks in zip(index.units, index.unit_tokens):
-            k = keys.setdefault((u.chunk, u.order[:2]), len(keys))
-            if k == len(tokens):
-                tokens.append(set())
-            tokens[k] |= toks
-            para.append(k)
-        texts = {i: t.lower() for i, u in enumerate(index.units) if u.kind != "code" and DIGIT.search(t := _figure_text(u))}
-        figures = list(texts)
-        units = index.units
-        cached = index.__dict__["_figures"] = _Figures(
-            para, [frozenset(t) for t in tokens],
-            # "10.1 percentage points" in §5.2.3's source names no share of anything: the translation's own
-            # words say what the unit states ("高出 10.1 个百分点")
-            [toks - set(u.source.lower().split()) if u.source else toks for u, toks in zip(units, index.unit_tokens)],
-            figures, texts,
-            frozenset(i for i in figures if "%" in units[i].text),
-            frozenset(i for i in figures if units[i].kind == "row"),
-            frozenset(i for i in figures if BOUND.search(units[i].text)))
-    return cached
+    return derived(index, "_figures", lambda: _build_figures(index))
+
+
+def _build_figures(index) -> _Figures:
+    keys: dict[tuple, int] = {}
+    tokens: list[set[str]] = []
+    para = []
+    for u, toks in zip(index.units, index.unit_tokens):
+        k = keys.setdefault((u.chunk, u.order[:2]), len(keys))
+        if k == len(tokens):
+            tokens.append(set())
+        tokens[k] |= toks
+        para.append(k)
+    texts = {i: t.lower() for i, u in enumerate(index.units) if u.kind != "code" and DIGIT.search(t := _figure_text(u))}
+    figures = list(texts)
+    units = index.units
+    return _Figures(
+        para, [frozenset(t) for t in tokens],
+        # "10.1 percentage points" in §5.2.3's source names no share of anything: the translation's own
+        # words say what the unit states ("高出 10.1 个百分点")
+        [toks - set(u.source.lower().split()) if u.source else toks for u, toks in zip(units, index.unit_tokens)],
+        figures, texts,
+        frozenset(i for i in figures if "%" in units[i].text),
+        frozenset(i for i in figures if units[i].kind == "row"),
+        frozenset(i for i in figures if BOUND.search(units[i].text)))
 
 
 NEAR = 6  # characters between a term and its figure: "top p = 0.9", "16384 个 token"

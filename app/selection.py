@@ -23,7 +23,7 @@ import numpy as np
 from ingest.keywords import tokenize
 from ingest.units import LABEL_ONLY, UnitRecord
 
-from .index import LoadedIndex
+from .index import LoadedIndex, derived
 from .ranking import section_info
 from .retrieval import Retrieval, SectionHit, Weighted, coverage
 from .tables import header_tokens, names_column
@@ -117,7 +117,7 @@ class UnitFacts:
 
 
 def unit_facts(index: LoadedIndex, i: int) -> UnitFacts:
-    cache = index.__dict__.setdefault("_unit_facts", {})
+    cache = derived(index, "_unit_facts", dict)
     f = cache.get(i)
     if f is None:
         u = index.units[i]
@@ -141,7 +141,7 @@ def unit_facts(index: LoadedIndex, i: int) -> UnitFacts:
 
 def title_tokens(index: LoadedIndex, sec: SectionHit) -> frozenset:
     """A section's path and English title, tokenized once per index."""
-    cache = index.__dict__.setdefault("_title_tokens", {})
+    cache = derived(index, "_title_tokens", dict)
     toks = cache.get(sec.number)
     if toks is None:
         toks = cache[sec.number] = frozenset(tokenize(f"{sec.path} {sec.title_en}"))
