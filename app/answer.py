@@ -19,7 +19,7 @@ from .index import IndexHandle, derived
 from .retrieval import (_FOLD, ENTITY, MODEL_SIZE, RESULT_VERBS, SUBJECT, dense_query, Retrieval,
                         Weighted, coverage, is_phrasing, never_together, retrieve, split_unknown, term_groups,
                         unknown_names)
-from .scope import in_scope_probability, missing_figure, signals
+from .scope import chart_only, in_scope_probability, missing_figure, signals
 from .scope import load_weights as load_scope_weights
 from .selection import FEATURES, REFERENCE, Candidate, QuestionType, candidates, load_weights, score, title_tokens
 from .tables import (Extreme, ModelTables, extreme_asked, extreme_row, extreme_sentence, header_tokens, missing_cell,
@@ -803,8 +803,8 @@ def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[st
     """A reason the report certainly cannot answer, whatever the evidence: ("names", the question's
     names it never mentions), ("apart", names no passage has together), ("sizes", (asked, given,
     section)), ("rows", (a model no row names, the answering row's caption)), ("cells", a MissingCell:
-    no table gives the model's result on the asked benchmark) or ("figure", (the asked quantities,
-    the rest)); None."""
+    no table gives the model's result on the asked benchmark), ("chart", (a term only a chart names, its
+    label)) or ("figure", (the asked quantities, the rest)); None."""
     if names:
         return "names", names
     apart = never_together(r.query, index)
@@ -817,7 +817,11 @@ def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[st
     cell = missing_cell(r.query, _model_tables(index))
     if cell:
         return "cells", cell
-    missing = missing_figure(question_parts(r.query), index)
+    parts = question_parts(r.query)
+    chart = chart_only(parts, index)
+    if chart:
+        return "chart", chart
+    missing = missing_figure(parts, index)
     if missing:
         return "figure", missing
     return None
@@ -858,6 +862,12 @@ def refusal_message(hard: tuple[str, object] | None, plain_unknown: list[str], q
         terms = [_as_written(x, question) for x in what]
         return (f"报告中没有提到{_and(['“' + t + '”' for t in terms], zh)}，因此无法据此回答这个问题。" if zh
                 else f"The report does not mention {_or(terms)}, so it cannot answer this question.")
+    if kind == "chart":
+        term, label = what
+        term = _as_written(term, query)
+        return (f"报告只在{label} 中以图形展示了“{term}”的结果，正文没有给出具体数值，因此无法据此回答这个问题。" if zh
+                else f"The report shows “{term}” only in {label.replace('图', 'Figure')} as a chart; its text gives no "
+                "value for it, so it cannot answer this question.")
     if kind == "figure":
         asked = [_as_written(x, query) for x in what[0]]
         return (f"报告讲到了这个话题，但没有给出所问的{_and(['“' + t + '”' for t in asked], zh)}的具体数值，"

@@ -7,8 +7,8 @@ best-covering sentence or row holds; the plain words the report has no word for 
 probability that the report answers it, which ANSWER_MIN_EVIDENCE thresholds.
 
 Names the report never mentions ("Qwen2-7B"), names never found together, model sizes the
-answering passage is not about and figures the report never states (missing_figure) stay hard
-rules (app/answer.py): each is certain and names its reason.
+answering passage is not about, values only a chart shows (chart_only) and figures the report never
+states (missing_figure) stay hard rules (app/answer.py): each is certain and names its reason.
 """
 
 from __future__ import annotations
@@ -123,6 +123,8 @@ class _Figures:
     percent: frozenset[int]
     row: frozenset[int]
     bound: frozenset[int]
+    numbers: dict[float, frozenset[int]]  # a number (256,000 = 256K) → the non-code units whose text has it
+    charts: dict[int, str]  # a chart's units that state no figure (its axes, what it compares) → "图 N"
 
 
 def _figure_text(u) -> str:
@@ -147,6 +149,12 @@ def _build_figures(index) -> _Figures:
     texts = {i: t.lower() for i, u in enumerate(index.units) if u.kind != "code" and DIGIT.search(t := _figure_text(u))}
     figures = list(texts)
     units = index.units
+    numbers: dict[float, set[int]] = {}
+    for i, u in enumerate(units):
+        if u.kind != "code":
+            for m in NUMBER.finditer(u.text):
+                numbers.setdefault(_number(m), set()).add(i)
+    labels = {(u.chunk, u.order[:2]): f"图 {m.group(1)}" for u in units if u.figure and (m := CHART_LABEL.match(u.text))}
     return _Figures(
         para, [frozenset(t) for t in tokens],
         # "10.1 percentage points" in §5.2.3's source names no share of anything: the translation's own
@@ -155,7 +163,46 @@ def _build_figures(index) -> _Figures:
         figures, texts,
         frozenset(i for i in figures if "%" in units[i].text),
         frozenset(i for i in figures if units[i].kind == "row"),
-        frozenset(i for i in figures if BOUND.search(units[i].text)))
+        frozenset(i for i in figures if BOUND.search(units[i].text)),
+        {n: frozenset(ii) for n, ii in numbers.items()},
+        {i: labels[k] for i, u in enumerate(units) if u.figure and i not in texts and (k := (u.chunk, u.order[:2])) in labels})
+
+
+# a number as the report and questions write it: "512", "256,000", "256K", "1.8" (not a size, "7B", nor part
+# of a name, "GSM8K")
+NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s?([kKmM])?(?![\w.])")
+CHART_LABEL = re.compile(r"图\s*(\d+)")
+# a term a chart may name: a number, or a name with a digit or a hyphen ("internlm2-7b-200k", "knowledge-english")
+# "What MFU does InternEvo reach on 512 GPUs?" asks for a value too
+ASKS_RESULT = re.compile(r"\bwhat\b[^?？]*\b(?:do|does|did)\b[^?？]*\b(?:reach|get|achieve|attain|obtain|score)", re.IGNORECASE)
+CHART_TERM = re.compile(r"^(?=.*\d)[\w.]+(?:-[\w.]+)*$|^[a-z]+(?:-[a-z]+)+$")
+
+
+def _number(m: re.Match) -> float:
+    return float(m.group(1).replace(",", "")) * {"k": 1e3, "m": 1e6}.get((m.group(2) or "").lower(), 1.0)
+
+
+def chart_only(parts: list[str], index) -> tuple[str, str] | None:
+    """(the term as the question writes it, the chart's label) when a part asks how much of something
+    the report names only in a chart's description — an axis tick ("GPU 数量（8、32、128、512、1024）"),
+    a bar's group ("Knowledge-English"): the chart shows the value, the text never states it
+    ("InternEvo 在 512 张卡上训 7B 的 MFU 是多少"). None otherwise."""
+    f = _figures(index)
+    for part in parts:
+        if not (Q_NUMERIC.search(part) or ASKS_FIGURE.search(part) or ASKS_RESULT.search(part)):
+            continue
+        for m in NUMBER.finditer(part):
+            units = f.numbers.get(_number(m), frozenset())
+            if units and all(i in f.charts for i in units):
+                return m.group(0).strip(), f.charts[min(units)]
+        for g in query_groups(part):
+            term = g[0]
+            if term in SUBJECT or not CHART_TERM.match(term) or NUMBER.fullmatch(term):  # numbers: above
+                continue
+            units = {i for i, toks in enumerate(index.unit_tokens) if term in toks and index.units[i].kind != "code"}
+            if units and all(i in f.charts for i in units):
+                return term, f.charts[min(units)]
+    return None
 
 
 NEAR = 6  # characters between a term and its figure: "top p = 0.9", "16384 个 token"

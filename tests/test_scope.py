@@ -194,6 +194,37 @@ def test_a_stated_figure_is_not_refused(answerer, question, fact):
     assert a.answerable and fact in a.answer, a.answer
 
 
+@pytest.mark.parametrize("question, message", [
+    # 512 is only a tick of Figure 1's GPU axis: §2.1's text states the MFU at 8 and 1024 GPUs
+    ("InternEvo 在 512 张卡上训 7B 的 MFU 是多少", "报告只在图 1 中以图形展示了“512”的结果，正文没有给出具体数值"),
+    ("What MFU does InternEvo reach on 512 GPUs?", "The report shows “512” only in Figure 1 as a chart"),
+    # Figure 15's bars: MathBench's parts appear in no table or sentence
+    ("What accuracy does InternLM2-Chat-20B + ReAct get on MathBench Knowledge-English?",
+     "The report shows “Knowledge-English” only in Figure 15 as a chart"),
+    # Figure 13's heatmap is the only place the 200K model is named
+    ("What exact retrieval accuracy does InternLM2-7B-200K reach at 200k tokens in the needle test?",
+     "The report shows “InternLM2-7B-200K” only in Figure 13 as a chart"),
+])
+def test_a_value_only_a_chart_shows_is_refused_by_name(answerer, question, message):
+    assert_refused(answerer, question, message)
+
+
+@pytest.mark.parametrize("question, fact", [
+    # 256K is a tick of Figure 1 and also §2.1's "256,000 token": the text states that MFU
+    ("序列长度 256k 时 InternEvo 的 MFU 多少？", "88%"),
+    ("What MFU does InternEvo keep at 1024 GPUs?", "53%"),
+    # 128 is named by Figure 1's caption, which states a figure (4096)
+    ("在 128 张 GPU 上测试不同序列长度时，另一组实验的序列长度是多少？", "4096"),
+])
+def test_a_value_the_text_states_beside_a_chart_is_answered(answerer, question, fact):
+    from app.answer import question_parts
+    from app.scope import chart_only
+
+    assert chart_only(question_parts(question), answerer.handle.get()) is None
+    a = answerer.ask(question)
+    assert a.answerable and fact in a.answer, a.answer
+
+
 def test_a_figure_question_whose_word_the_report_never_uses_says_so(answerer):
     # "clip" is a word the report never uses: that says more than "no figure for the ratio"
     assert_refused(answerer, "PPO 训练时的裁剪系数 ε（clip ratio）设的是多少？", "报告中没有提到“clip”")
