@@ -25,6 +25,7 @@ import numpy as np
 from ingest.keywords import compound_parts
 
 from .index import derived
+from .ranking import _postings
 from .retrieval import SUBJECT, SectionHit, Weighted, content_groups, coverage, query_groups
 from .selection import CANDIDATE_SECTIONS, Q_NUMERIC, REFERENCE
 
@@ -199,7 +200,7 @@ def chart_only(parts: list[str], index) -> tuple[str, str] | None:
             term = g[0]
             if term in SUBJECT or not CHART_TERM.match(term) or NUMBER.fullmatch(term):  # numbers: above
                 continue
-            units = {i for i, toks in enumerate(index.unit_tokens) if term in toks and index.units[i].kind != "code"}
+            units = {i for i in _postings(index, own=False).get(term, ()) if index.units[i].kind != "code"}
             if units and all(i in f.charts for i in units):
                 return term, f.charts[min(units)]
     return None
