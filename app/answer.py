@@ -803,7 +803,7 @@ def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[st
     """A reason the report certainly cannot answer, whatever the evidence: ("names", the question's
     names it never mentions), ("apart", names no passage has together), ("sizes", (asked, given,
     section)), ("rows", (a model no row names, the answering row's caption)), ("cells", a MissingCell:
-    no table gives the model's result on the asked benchmark), ("chart", (a term only a chart names, its
+    no table gives the model's result on the asked benchmark), ("chart", (terms only a chart names, its
     label)) or ("figure", (the asked quantities, the rest)); None."""
     if names:
         return "names", names
@@ -863,11 +863,12 @@ def refusal_message(hard: tuple[str, object] | None, plain_unknown: list[str], q
         return (f"报告中没有提到{_and(['“' + t + '”' for t in terms], zh)}，因此无法据此回答这个问题。" if zh
                 else f"The report does not mention {_or(terms)}, so it cannot answer this question.")
     if kind == "chart":
-        term, label = what
-        term = _as_written(term, query)
-        return (f"报告只在{label} 中以图形展示了“{term}”的结果，正文没有给出具体数值，因此无法据此回答这个问题。" if zh
-                else f"The report shows “{term}” only in {label.replace('图', 'Figure')} as a chart; its text gives no "
-                "value for it, so it cannot answer this question.")
+        terms, label = what
+        terms = [_as_written(t, query) for t in terms]
+        return (f"报告只在{label} 中以图形展示了{_and(['“' + t + '”' for t in terms], zh)}的结果，正文没有给出具体数值，"
+                "因此无法据此回答这个问题。" if zh else f"The report shows {_and(['“' + t + '”' for t in terms], zh)} only "
+                f"in {label.replace('图', 'Figure')} as a chart; its text gives no value for it, so it cannot answer "
+                "this question.")
     if kind == "figure":
         asked = [_as_written(x, query) for x in what[0]]
         return (f"报告讲到了这个话题，但没有给出所问的{_and(['“' + t + '”' for t in asked], zh)}的具体数值，"

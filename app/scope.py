@@ -176,6 +176,9 @@ CHART_LABEL = re.compile(r"图\s*(\d+)")
 # a term a chart may name: a number, or a name with a digit or a hyphen ("internlm2-7b-200k", "knowledge-english")
 # "What MFU does InternEvo reach on 512 GPUs?" asks for a value too
 ASKS_RESULT = re.compile(r"\bwhat\b[^?？]*\b(?:do|does|did)\b[^?？]*\b(?:reach|get|achieve|attain|obtain|score)", re.IGNORECASE)
+# a name as written: with a digit or a capital inside ("GSM8K", "ReAct", "InternLM2-Chat-7B")
+CHART_NAME = re.compile(r"[A-Za-z][\w.]*(?:-[\w.]+)*(?<!\.)")
+CHART_NAME_MARK = re.compile(r"\d|.[A-Z]")
 CHART_TERM = re.compile(r"^(?=.*\d)[\w.]+(?:-[\w.]+)*$|^[a-z]+(?:-[a-z]+)+$")
 
 
@@ -183,26 +186,38 @@ def _number(m: re.Match) -> float:
     return float(m.group(1).replace(",", "")) * {"k": 1e3, "m": 1e6}.get((m.group(2) or "").lower(), 1.0)
 
 
-def chart_only(parts: list[str], index) -> tuple[str, str] | None:
-    """(the term as the question writes it, the chart's label) when a part asks how much of something
+def chart_only(parts: list[str], index) -> tuple[list[str], str] | None:
+    """(the terms as the question writes them, the chart's label) when a part asks how much of something
     the report names only in a chart's description — an axis tick ("GPU 数量（8、32、128、512、1024）"),
-    a bar's group ("Knowledge-English"): the chart shows the value, the text never states it
-    ("InternEvo 在 512 张卡上训 7B 的 MFU 是多少"). None otherwise."""
+    a bar's group ("Knowledge-English"), or names together only there (InternLM2-Chat-7B with GSM8K +
+    ReAct, Figure 14's bars): the chart shows the value, the text never states it ("InternEvo 在 512
+    张卡上训 7B 的 MFU 是多少"). None otherwise."""
     f = _figures(index)
+    post = _postings(index, own=False)
+
+    def only_charts(units) -> bool:
+        units = {i for i in units if index.units[i].kind != "code"}
+        return bool(units) and all(i in f.charts for i in units)
+
     for part in parts:
         if not (Q_NUMERIC.search(part) or ASKS_FIGURE.search(part) or ASKS_RESULT.search(part)):
             continue
         for m in NUMBER.finditer(part):
             units = f.numbers.get(_number(m), frozenset())
-            if units and all(i in f.charts for i in units):
-                return m.group(0).strip(), f.charts[min(units)]
+            if only_charts(units):
+                return [m.group(0).strip()], f.charts[min(units)]
         for g in query_groups(part):
             term = g[0]
             if term in SUBJECT or not CHART_TERM.match(term) or NUMBER.fullmatch(term):  # numbers: above
                 continue
-            units = {i for i in _postings(index, own=False).get(term, ()) if index.units[i].kind != "code"}
-            if units and all(i in f.charts for i in units):
-                return term, f.charts[min(units)]
+            if only_charts(post.get(term, ())):
+                return [term], f.charts[min(i for i in post[term] if i in f.charts)]
+        names = list(dict.fromkeys(n for m in CHART_NAME.finditer(part) if CHART_NAME_MARK.search(m.group(0))
+                                   and (n := m.group(0).lower()) in post and n not in SUBJECT))
+        if len(names) > 1:
+            together = set(post[names[0]]).intersection(*(post[n] for n in names[1:]))
+            if only_charts(together):
+                return names, f.charts[min(i for i in together if i in f.charts)]
     return None
 
 

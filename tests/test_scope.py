@@ -204,6 +204,9 @@ def test_a_stated_figure_is_not_refused(answerer, question, fact):
     # Figure 13's heatmap is the only place the 200K model is named
     ("What exact retrieval accuracy does InternLM2-7B-200K reach at 200k tokens in the needle test?",
      "The report shows “InternLM2-7B-200K” only in Figure 13 as a chart"),
+    # each name is in the text, but only Figure 14's bars have the model with GSM8K + ReAct
+    ("InternLM2-Chat-7B 用代码解释器（GSM8K + ReAct）之后 GSM8K 具体是多少分？",
+     "报告只在图 14 中以图形展示了“InternLM2-Chat-7B”、“GSM8K”和“ReAct”的结果"),
 ])
 def test_a_value_only_a_chart_shows_is_refused_by_name(answerer, question, message):
     assert_refused(answerer, question, message)
@@ -213,6 +216,8 @@ def test_a_value_only_a_chart_shows_is_refused_by_name(answerer, question, messa
     # 256K is a tick of Figure 1 and also §2.1's "256,000 token": the text states that MFU
     ("序列长度 256k 时 InternEvo 的 MFU 多少？", "88%"),
     ("What MFU does InternEvo keep at 1024 GPUs?", "53%"),
+    # Figure 14 has these names too, and so does Table 11's row
+    ("InternLM2-Chat-7B 在 GSM8K 上多少分？", "70.7"),
     # 128 is named by Figure 1's caption, which states a figure (4096)
     ("在 128 张 GPU 上测试不同序列长度时，另一组实验的序列长度是多少？", "4096"),
 ])
