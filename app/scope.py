@@ -18,11 +18,12 @@ import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 
-from ingest.keywords import compound_parts
+from ingest.keywords import CJK, compound_parts
 
 from .index import derived
 from .ranking import _postings
@@ -154,7 +155,7 @@ def _build_figures(index) -> _Figures:
     for i, u in enumerate(units):
         if u.kind != "code":
             for m in NUMBER.finditer(u.text):
-                numbers.setdefault(_number(m), set()).add(i)
+                numbers.setdefault(_values(m)[0], set()).add(i)
     labels = {(u.chunk, u.order[:2]): f"图 {m.group(1)}" for u in units if u.figure and (m := CHART_LABEL.match(u.text))}
     return _Figures(
         para, [frozenset(t) for t in tokens],
@@ -172,6 +173,7 @@ def _build_figures(index) -> _Figures:
 # a number as the report and questions write it: "512", "256,000", "256K", "1.8" (not a size, "7B", nor part
 # of a name, "GSM8K")
 NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s?([kKmM])?(?![\w.])")
+COUNTED = re.compile(r"\s*(?:张|块|台|个|卡|GPUs?\b|tokens?\b)", re.IGNORECASE)
 CHART_LABEL = re.compile(r"图\s*(\d+)")
 # a term a chart may name: a number, or a name with a digit or a hyphen ("internlm2-7b-200k", "knowledge-english")
 # "What MFU does InternEvo reach on 512 GPUs?" asks for a value too
@@ -182,8 +184,10 @@ CHART_NAME_MARK = re.compile(r"\d|.[A-Z]")
 CHART_TERM = re.compile(r"^(?=.*\d)[\w.]+(?:-[\w.]+)*$|^[a-z]+(?:-[a-z]+)+$")
 
 
-def _number(m: re.Match) -> float:
-    return float(m.group(1).replace(",", "")) * {"k": 1e3, "m": 1e6}.get((m.group(2) or "").lower(), 1.0)
+def _values(m: re.Match) -> tuple[float, ...]:
+    """The values a number may stand for: "16K" is 16,000 or 16,384 (§4.2.1's "16384 个 token")."""
+    n, unit = float(m.group(1).replace(",", "")), (m.group(2) or "").lower()
+    return {"k": (n * 1e3, n * 1024), "m": (n * 1e6, n * 1024 ** 2)}.get(unit, (n,))
 
 
 def chart_only(parts: list[str], index) -> tuple[list[str], str] | None:
@@ -203,14 +207,17 @@ def chart_only(parts: list[str], index) -> tuple[list[str], str] | None:
         if not (Q_NUMERIC.search(part) or ASKS_FIGURE.search(part) or ASKS_RESULT.search(part)):
             continue
         for m in NUMBER.finditer(part):
-            units = f.numbers.get(_number(m), frozenset())
+            # a size of something ("512 张卡", "512 GPUs", "144k tokens"), not a bound ("above 60")
+            if not (m.group(2) or COUNTED.match(part, m.end())):
+                continue
+            units = frozenset().union(*(f.numbers.get(v, frozenset()) for v in _values(m)))
             if only_charts(units):
                 return [m.group(0).strip()], f.charts[min(units)]
         for g in query_groups(part):
             term = g[0]
             if term in SUBJECT or not CHART_TERM.match(term) or NUMBER.fullmatch(term):  # numbers: above
                 continue
-            if only_charts(post.get(term, ())):
+            if only_charts(post.get(term, ())) and not _rendered_outside_charts(term, g[1:], index, f):
                 return [term], f.charts[min(i for i in post[term] if i in f.charts)]
         names = list(dict.fromkeys(n for m in CHART_NAME.finditer(part) if CHART_NAME_MARK.search(m.group(0))
                                    and (n := m.group(0).lower()) in post and n not in SUBJECT))
@@ -219,6 +226,27 @@ def chart_only(parts: list[str], index) -> tuple[list[str], str] | None:
             if only_charts(together):
                 return names, f.charts[min(i for i in together if i in f.charts)]
     return None
+
+
+def _rendered_outside_charts(term: str, alternatives: list[str], index, f: _Figures) -> bool:
+    """Whether the text outside charts renders the term in Chinese: a translation of the whole word,
+    or, a compound, its parts' translations in a row ("few-shot" → 少, 样本: 少样本, which Table 15's
+    note uses; Figure 20 alone writes "Few-shot"). "Knowledge-English" (知识, 英文) has no such rendering."""
+    seen = derived(index, "_chart_renderings", dict)
+    key = (term, tuple(alternatives))
+    if key not in seen:
+        seen[key] = _renders(term, alternatives, index, f)
+    return seen[key]
+
+
+def _renders(term: str, alternatives: list[str], index, f: _Figures) -> bool:
+    zh = [a for a in alternatives if CJK.fullmatch(a)]
+    if "-" in term:  # the parts' renderings, in the order of the parts
+        phrases = {"".join(c) for n in range(2, term.count("-") + 2) for c in combinations(zh, n)}
+    else:
+        phrases = set(zh)
+    return any(p in u.text for p in phrases for i, u in enumerate(index.units)
+               if u.kind != "code" and i not in f.charts)
 
 
 NEAR = 6  # characters between a term and its figure: "top p = 0.9", "16384 个 token"

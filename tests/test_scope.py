@@ -230,6 +230,21 @@ def test_a_value_the_text_states_beside_a_chart_is_answered(answerer, question, 
     assert a.answerable and fact in a.answer, a.answer
 
 
+def test_a_term_the_text_renders_in_chinese_is_not_chart_only(answerer):
+    # only Figure 20 writes "Few-shot" in English, but Table 15's note renders it (少样本): a count of
+    # few-shot examples is no value only a chart shows (the figure's part names have no such rendering)
+    from app.answer import question_parts
+    from app.scope import chart_only
+
+    index = answerer.handle.get()
+    question = "How many few-shot examples are used for GSM8K?"
+    assert chart_only(question_parts(question), index) is None
+    assert answerer.ask(question).answerable
+    assert chart_only(["What accuracy does InternLM2-Chat-7B get on Application-Chinese?"], index) is not None
+    # a bound is no configuration a chart plots: "above 60" (60 is only Figure 14's axis)
+    assert chart_only(["Which models score above 60 on MMLU?"], index) is None
+
+
 def test_a_figure_question_whose_word_the_report_never_uses_says_so(answerer):
     # "clip" is a word the report never uses: that says more than "no figure for the ratio"
     assert_refused(answerer, "PPO 训练时的裁剪系数 ε（clip ratio）设的是多少？", "报告中没有提到“clip”")
