@@ -175,12 +175,12 @@ def _build_figures(index) -> _Figures:
 NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s?([kKmM])?(?![\w.])")
 COUNTED = re.compile(r"\s*(?:张|块|台|个|卡|GPUs?\b|tokens?\b)", re.IGNORECASE)
 CHART_LABEL = re.compile(r"图\s*(\d+)")
-# a term a chart may name: a number, or a name with a digit or a hyphen ("internlm2-7b-200k", "knowledge-english")
 # "What MFU does InternEvo reach on 512 GPUs?" asks for a value too
 ASKS_RESULT = re.compile(r"\bwhat\b[^?？]*\b(?:do|does|did)\b[^?？]*\b(?:reach|get|achieve|attain|obtain|score)", re.IGNORECASE)
 # a name as written: with a digit or a capital inside ("GSM8K", "ReAct", "InternLM2-Chat-7B")
 CHART_NAME = re.compile(r"[A-Za-z][\w.]*(?:-[\w.]+)*(?<!\.)")
 CHART_NAME_MARK = re.compile(r"\d|.[A-Z]")
+# a term a chart may name: a number, or a name with a digit or a hyphen ("internlm2-7b-200k", "knowledge-english")
 CHART_TERM = re.compile(r"^(?=.*\d)[\w.]+(?:-[\w.]+)*$|^[a-z]+(?:-[a-z]+)+$")
 
 
@@ -231,22 +231,18 @@ def chart_only(parts: list[str], index) -> tuple[list[str], str] | None:
 def _rendered_outside_charts(term: str, alternatives: list[str], index, f: _Figures) -> bool:
     """Whether the text outside charts renders the term in Chinese: a translation of the whole word,
     or, a compound, its parts' translations in a row ("few-shot" → 少, 样本: 少样本, which Table 15's
-    note uses; Figure 20 alone writes "Few-shot"). "Knowledge-English" (知识, 英文) has no such rendering."""
+    note uses; Figure 20 alone writes "Few-shot"). "Knowledge-English" (知识, 英文) has no such rendering.
+    Kept per index and term."""
     seen = derived(index, "_chart_renderings", dict)
     key = (term, tuple(alternatives))
     if key not in seen:
-        seen[key] = _renders(term, alternatives, index, f)
+        zh = [a for a in alternatives if CJK.fullmatch(a)]
+        # a compound: its parts' renderings, in the order of the parts
+        phrases = ({"".join(c) for n in range(2, term.count("-") + 2) for c in combinations(zh, n)}
+                   if "-" in term else set(zh))
+        seen[key] = any(p in u.text for p in phrases for i, u in enumerate(index.units)
+                        if u.kind != "code" and i not in f.charts)
     return seen[key]
-
-
-def _renders(term: str, alternatives: list[str], index, f: _Figures) -> bool:
-    zh = [a for a in alternatives if CJK.fullmatch(a)]
-    if "-" in term:  # the parts' renderings, in the order of the parts
-        phrases = {"".join(c) for n in range(2, term.count("-") + 2) for c in combinations(zh, n)}
-    else:
-        phrases = set(zh)
-    return any(p in u.text for p in phrases for i, u in enumerate(index.units)
-               if u.kind != "code" and i not in f.charts)
 
 
 NEAR = 6  # characters between a term and its figure: "top p = 0.9", "16384 个 token"
