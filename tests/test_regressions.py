@@ -235,6 +235,30 @@ def test_a_dense_ranking_that_disagrees_with_bm25_reorders_the_fusion_as_rrf_say
     assert order.index(target.chunk["section"]) < order.index(top.chunk["section"])
 
 
+class _FailingEmbeddings(Embeddings):
+    """The real model for documents; embedding a query fails, as a Chroma server or a deleted version can."""
+
+    def __init__(self, inner: Embeddings):
+        self.inner = inner
+
+    def embed_documents(self, texts):
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text):
+        raise RuntimeError("Failed to get segments")
+
+
+def test_a_failing_dense_search_answers_from_keywords_and_says_so(hybrid_index):
+    s, status = hybrid_index
+    q = "COOL RLHF 的条件奖励模型是怎么训练的？"
+    ok = retrieve(IndexHandle(s, embeddings=status), q)
+    failing = EmbeddingStatus(_FailingEmbeddings(status.embeddings), status.model, status.model_id, status.message)
+    r = retrieve(IndexHandle(s, embeddings=failing), q)
+    assert ok.mode == "hybrid" and not ok.notice
+    assert r.mode == "keyword" and r.notice == "dense retrieval failed (RuntimeError); keyword results only"
+    assert r.vector is None and r.sections and r.sections[0].number == ok.sections[0].number
+
+
 # --- 6. a new embedding model re-embeds every chunk ---------------------------------------------
 
 @pytest.fixture(scope="module")
