@@ -122,13 +122,14 @@ ADJECTIVE_TAILS = {"based", "like", "style", "type", "level", "wise", "only", "f
 VARIANT = re.compile(r"\b[A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*(?:-(?![a-z]+(?:ed|ing)\b)[a-z][a-z0-9]*)+\b|\b[a-z]+@\d+\b")
 
 
-def _names(question: str) -> list[str]:
+def names_in(question: str) -> list[str]:
+    """The names a question writes: models, acronyms, versioned things ("Qwen2-7B", "SFT", "BERT-large")."""
     return [m.group(0) for m in ENTITY.finditer(question)] + [m.group(0) for m in VARIANT.finditer(question)]
 
 
 def split_unknown(question: str, unknown: list[str]) -> tuple[list[str], list[str]]:
     """unknown_names(question) as (names: "Qwen2-7B", "LoRA"; plain words: "dropout", "小时")."""
-    names = set(_names(question))
+    names = set(names_in(question))
     return [u for u in unknown if u in names], [u for u in unknown if u not in names]
 
 
@@ -173,7 +174,7 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
 
     out = []
     groups = query_groups(question)
-    candidates = _names(question)
+    candidates = names_in(question)
     candidates += [g[0] for g in groups if re.fullmatch(r"[a-z]+\d(?:\.\d)?", g[0])]
     seen: set[str] = set()
     for name in candidates:

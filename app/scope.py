@@ -27,7 +27,7 @@ from ingest.keywords import CJK, compound_parts
 
 from .index import derived
 from .ranking import _postings
-from .retrieval import SUBJECT, SectionHit, Weighted, content_groups, coverage, query_groups
+from .retrieval import SUBJECT, VERSION, SectionHit, Weighted, content_groups, coverage, names_in, query_groups
 from .selection import CANDIDATE_SECTIONS, Q_NUMERIC, REFERENCE
 
 WEIGHTS_FILE = Path(__file__).with_name("scope_weights.json")
@@ -255,6 +255,14 @@ def _near(low: str, rest: list[tuple[set[str], float]]) -> bool:
                for g, _ in rest for t in g if len(t) > 1 or not t.isascii())
 
 
+def _rarest_name(part: str, rest: list[tuple[set[str], float]]) -> set[str] | None:
+    """The rarest of the rest's term groups that the question writes as a name ("SFT", "GitHub"; not a
+    version, "v2"), or None."""
+    named = {n.lower() for n in names_in(part)}
+    found = [(g, w) for g, w in rest if named & g and not any(VERSION.fullmatch(t) for t in g)]
+    return max(found, key=lambda x: x[1])[0] if found else None
+
+
 def missing_figure(parts: list[str], index) -> tuple[list[str], list[str]] | None:
     """(the asked quantities, the rest) when a part of the question asks how much of a quantity and
     no sentence or row of the report states such a figure in a paragraph about the rest of that part:
@@ -293,12 +301,13 @@ def missing_figure(parts: list[str], index) -> tuple[list[str], list[str]] | Non
                 covered[k] = sum(w for g, w in rest if g & f.paragraphs[k]) >= FIGURE_COVERAGE * total
             return covered[k]
 
-        # a single term may be mentioned in passing by a paragraph on something else ("SFT" in §4.2.1's
-        # paragraph on the reward model's batches): the unit or its section must name it
-        single = rest[0][0] if len(rest) == 1 else None
+        # a term may be mentioned in passing by a paragraph on something else ("SFT" in §4.2.1's
+        # paragraph on the reward model's batches, "GitHub" in §3.1.2's before Table 2's quality shares):
+        # the unit or its section must name the rest's only term, or the rarest name the question writes
+        single = rest[0][0] if len(rest) == 1 else _rarest_name(part, rest)
         # a row's cells are figures of its header's quantities only: Table 4's "15.97" is no learning rate
         if not any((single is None or single & index.unit_tokens[i]) and about(f.paragraph[i])
-                   and (i in forms or words & f.words[i] or (i not in f.row and all(g & index.unit_tokens[i] for g, _ in rest)
+                   and (i in forms or words & f.words[i] or (i not in f.row and not index.units[i].figure and all(g & index.unit_tokens[i] for g, _ in rest)
                                                              and _near(f.texts[i], rest)))
                    for i in f.figures):
             return [SAID.get(g[0], g[0]) for g in asked], [g[0] for g in groups]

@@ -164,6 +164,14 @@ def test_a_name_given_as_an_example_is_no_reason_to_refuse(answerer):
     # §4.2.1's 16,384-token batches are the reward model's; its paragraph names SFT only in passing
     ("what batch size did they use for SFT?", "The report discusses this but gives no figure for the asked batch size"),
     ("PPO 的 batch size 是多少？", "报告讲到了这个话题，但没有给出所问的“batch size”的具体数值"),
+    # … also when the question names more than SFT: the rarest name it writes must be in the unit or
+    # its section (§2.1's "序列长度、模型规模和批大小" and "100 万 token" are InternEvo's, not SFT's)
+    ("What batch size and max sequence length did SFT use?", "The report discusses this but gives no figure for the asked batch size"),
+    ("监督微调（SFT）时每个 batch 有多少 token？", "报告讲到了这个话题，但没有给出所问的“batch”的具体数值"),
+    # §3.1.2 names GitHub among the code data's sources; Table 2's shares are of quality levels, and
+    # Figure 4's label list ("10k+", ">32k?") states no share of anything
+    ("What proportion of the code data comes from GitHub?", "The report discusses this but gives no figure for the asked proportion"),
+    ("代码数据中直接从 GitHub 抓取的部分占多大比例？", "报告讲到了这个话题，但没有给出所问的“比例”的具体数值"),
 ])
 def test_a_figure_the_report_never_states_is_refused_by_name(answerer, question, message):
     assert_refused(answerer, question, message)
@@ -184,6 +192,10 @@ def test_a_figure_the_report_never_states_is_refused_by_name(answerer, question,
     ("What top-p threshold is used during PPO sampling?", "0.9"),  # "top-p" is the report's "top p"
     # a threshold stated as a bound: "星标数超过 10,000 的仓库"
     ("What star threshold was used when collecting GitHub repos for long-context code data?", "10,000"),
+    # the rarest name of the question is in the unit that states the figure (AdamW), or in its section's
+    # path (§4.2's COOL RLHF)
+    ("What learning rate does AdamW use for SFT?", "4e-5"),
+    ("What batch size does the COOL RLHF reward model train with?", "16384"),
 ])
 def test_a_stated_figure_is_not_refused(answerer, question, fact):
     from app.answer import question_parts
