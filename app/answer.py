@@ -23,7 +23,7 @@ from .scope import chart_only, in_scope_probability, missing_figure, signals
 from .scope import load_weights as load_scope_weights
 from .selection import FEATURES, REFERENCE, Candidate, QuestionType, candidates, load_weights, score, title_tokens
 from .tables import (Extreme, ModelTables, extreme_asked, extreme_row, extreme_sentence, header_tokens, missing_cell,
-                     names_column, table_label)
+                     names_column, other_benchmark, table_label)
 
 CITE = re.compile(r"\[§\s*([0-9A](?:\.\d+)*)\s*\]")
 
@@ -803,8 +803,9 @@ def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[st
     """A reason the report certainly cannot answer, whatever the evidence: ("names", the question's
     names it never mentions), ("apart", names no passage has together), ("sizes", (asked, given,
     section)), ("rows", (a model no row names, the answering row's caption)), ("cells", a MissingCell:
-    no table gives the model's result on the asked benchmark), ("chart", (terms only a chart names, its
-    label)) or ("figure", (the asked quantities, the rest)); None."""
+    no table gives the model's result on the asked benchmark), ("bench", (the asked benchmark, the one
+    the answering row's table is on, its caption)), ("chart", (terms only a chart names, its label)) or
+    ("figure", (the asked quantities, the rest)); None."""
     if names:
         return "names", names
     apart = never_together(r.query, index)
@@ -818,6 +819,10 @@ def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[st
     if cell:
         return "cells", cell
     parts = question_parts(r.query)
+    if len(parts) == 1 and ex.chosen and ex.chosen[0].unit.kind == "row":
+        other = other_benchmark(r.query, ex.chosen[0].unit, _model_tables(index))
+        if other:
+            return "bench", (*other, ex.chosen[0].unit.caption)
     chart = chart_only(parts, index)
     if chart:
         return "chart", chart
@@ -850,6 +855,12 @@ def refusal_message(hard: tuple[str, object] | None, plain_unknown: list[str], q
         return (f"报告的表格中没有 {what.model} 在 {what.benchmark} 上的结果（{table} 列出的是其他模型），因此无法据此回答这个问题。"
                 if zh else f"No table of the report gives {what.model}'s {what.benchmark} result ({table} lists "
                 "other models), so it cannot answer this question.")
+    if kind == "bench":
+        asked, said, caption = what
+        table = table_label(caption, zh)
+        return (f"{table} 只给出了 {said} 上的结果，报告没有给出 {asked} 上的这一结果，因此无法据此回答这个问题。" if zh
+                else f"{table} is about {said} only; the report gives no such result for {asked}, so it cannot "
+                "answer this question.")
     if kind == "figure" and plain_unknown:  # "clip ratio": that the report never says "clip" tells more
         kind, what = "words", plain_unknown
     if kind == "sizes":

@@ -187,6 +187,7 @@ class ModelTables:
     sentences: list[tuple[str, bool, int]]  # folded, whether it states a value, its section (in sections)
     captions: list[str]  # each row's table caption, folded
     name_tokens: list[frozenset[str]]  # each row's name, tokenized
+    benchmarks: frozenset[str]  # every column's names, folded (column_names)
 
     @classmethod
     def of(cls, units: list[UnitRecord]) -> "ModelTables":
@@ -200,7 +201,8 @@ class ModelTables:
         at = {sec: k for k, sec in enumerate(by_section)}
         return cls(rows, [_fold(u.cells[0]) for u in rows], [_fold(" ".join(v)) for v in by_section.values()],
                    [(_fold(u.text), bool(VALUE.search(NO_VALUE.sub("", u.text))), at[u.section]) for u in said],
-                   [_fold(u.caption) for u in rows], [frozenset(tokenize(u.cells[0])) for u in rows])
+                   [_fold(u.caption) for u in rows], [frozenset(tokenize(u.cells[0])) for u in rows],
+                   frozenset(n for u in rows for h in u.header[1:] for n in column_names(h)))
 
 
 @dataclass(frozen=True)
@@ -289,6 +291,28 @@ def missing_cell(question: str, tables: ModelTables) -> MissingCell | None:
         only_first = max(column_names(header) & asked, key=len, default="") == _fold(first)
         return MissingCell(model, first if only_first else header, u.caption, bool(named))
     return None
+
+
+def other_benchmark(question: str, row: UnitRecord, tables: ModelTables) -> tuple[str, str] | None:
+    """A question about one benchmark that a row of a table on another would answer: "What is
+    InternLM2-20B's LM loss on the MATH test set in the contamination study?" finds Table 20's row, and
+    Table 20 is on GSM8K only. (the benchmark as the question writes it, the table's) when the row's
+    caption names benchmarks, the question names exactly one, and the row's table has it neither in its
+    caption nor as a column; None otherwise. A lower-case word is no name ("in math")."""
+    known = tables.benchmarks
+    own = {_fold(w) for w in LATIN_WORD.findall(row.caption)} & known
+    if not own:
+        return None
+    own |= {n for h in row.header for n in column_names(h)}
+    asked = {_fold(w): w for w in LATIN_WORD.findall(question)
+             if _fold(w) in known and not re.fullmatch(r"[a-z]+", w)}
+    if len(asked) != 1:
+        return None
+    key, name = next(iter(asked.items()))
+    if key in own:
+        return None
+    said = next(w for w in LATIN_WORD.findall(row.caption) if _fold(w) in own)
+    return name, said
 
 
 def _breaks_out(part: tuple[str, str], model: str, tables: ModelTables) -> bool:

@@ -226,3 +226,33 @@ def test_a_question_naming_no_part_asks_for_none(answerer, question):
 
     assert missing_cell(question, _model_tables(answerer.handle.get())) is None  # "do on" is no part
     assert answerer.ask(question).answerable
+
+
+CONTAMINATION = {**TABLE, "text": "表 20：基座模型在 GSM8K 上的数据污染评测。\n| 模型（Models） | 测试集损失 $L_{test}$ | 训练集损失 "
+                                  "$L_{train}$ |\n|---|---|---|\n| Qwen-14B | 1.11 | 0.88 |"}
+
+
+@pytest.mark.parametrize("question, other", [
+    ("What is Qwen-14B's test loss on MATH?", ("MATH", "GSM8K")),
+    ("Qwen-14B 在 HumanEval 上的测试集损失", ("HumanEval", "GSM8K")),
+    ("Qwen-14B 在 GSM8K 上的测试集损失", None),  # the caption's benchmark
+    ("What is Qwen-14B's test loss in math?", None),  # a lower-case word is no name
+    ("Qwen-14B 在 MATH 和 HumanEval 上的测试集损失", None),  # two benchmarks: not this rule's to judge
+])
+def test_a_row_of_a_table_on_another_benchmark_does_not_answer(question, other):
+    from app.tables import other_benchmark
+
+    rows = chunk_units(CONTAMINATION)
+    # Table 7's columns make GSM8K and MATH known benchmarks, and its copy's HumanEval
+    tables = ModelTables.of(ROWS + rows + chunk_units({**TABLE, "text": TABLE["text"].replace("MATH", "HumanEval")}))
+    assert other_benchmark(question, rows[-1], tables) == other
+    # a table whose caption names no benchmark is about what its columns say
+    assert other_benchmark(question, ROWS[-1], tables) is None
+
+
+def test_a_result_only_a_table_on_another_benchmark_gives_is_refused_by_name(answerer):
+    # Table 20 gives language-modelling losses on GSM8K only; Table 10 has InternLM2-20B's MATH score
+    assert_refused(answerer, "InternLM2-20B 在 MATH 上的测试集损失是多少？",
+                   "表 20 只给出了 GSM8K 上的结果，报告没有给出 MATH 上的这一结果")
+    a = answerer.ask("InternLM2-20B 在 GSM8K 上的测试集损失是多少？")
+    assert a.answerable and "1.52" in a.answer, a.answer
