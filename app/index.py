@@ -53,6 +53,7 @@ class LoadedIndex:
     folded_vocab: set[str] | None = None  # vocabulary without - _ . (filled on first use)
     lexicon: dict[str, list[str]] = field(default_factory=dict)  # English word → translations in the corpus
     chinese_uncovered: frozenset[str] = frozenset()  # Chinese words whose meanings the report never renders
+    phrase_only: frozenset[str] = frozenset()  # English words it renders only in phrases ("day": 日益)
     units: list[UnitRecord] = field(default_factory=list)  # sentences and table rows an answer can quote
     unit_tokens: list[frozenset[str]] = field(default_factory=list)  # with the section's path and title
     unit_own_tokens: list[frozenset[str]] = field(default_factory=list)  # the unit alone
@@ -116,6 +117,7 @@ def _load(settings: Settings, manifest: Manifest, emb: EmbeddingStatus) -> Loade
     loaded = LoadedIndex(manifest, chunks, sections, bm25, idf, chunk_tokens, collection, notice,
                          {c["id"]: i for i, c in enumerate(chunks)}, lexicon=lexicon.get("english", {}),
                          chinese_uncovered=frozenset(lexicon.get("chinese_uncovered", ())),
+                         phrase_only=frozenset(lexicon.get("phrase_only", ())),
                          units=units, unit_tokens=unit_tokens, unit_own_tokens=unit_own_tokens,
                          unit_vectors=unit_vectors if collection is not None else None,
                          unit_own_vectors=unit_own_vectors if collection is not None else None,

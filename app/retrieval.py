@@ -205,7 +205,7 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
     for g in groups:
         word = g[0]
         if (re.fullmatch(r"[a-z][a-z\-]{2,}", word) and not any(t in index.idf for t in g)
-                and not is_phrasing(word) and word not in verbs and uncovered(word, index.lexicon) and lemma(word) not in vocabulary
+                and not is_phrasing(word) and word not in verbs and uncovered(word, index.lexicon, index.phrase_only) and lemma(word) not in vocabulary
                 and not any(_FOLD.sub("", word) in _FOLD.sub("", n.lower()) for n in out)):
             out.append(word)
         # a Chinese noun the report never uses, none of whose meanings it renders (小时, 钱, 天气)
@@ -309,11 +309,12 @@ def is_phrasing(term: str) -> bool:
 
 # "deal with", "cope with", "struggle with", "come up with": a word that can be a verb, before its particle
 PHRASAL = re.compile(r"\b([a-z]+)\s+(?:with|up|out|off|away|through)\b", re.IGNORECASE)
-# "How does InternLM2 fare on …", "What does the license say?": after the auxiliary and its subject
-# (one to four words), the bare verb, just before a preposition or the end of the clause
-AFTER_AUX = re.compile(r"\b(?:does|do|did|can|could|will|would|should)\s+((?:[\w.\-]+\s+){1,4}?)([a-z]+)"
-                       r"(?=\s+(?:on|in|at|against|for|to|by|under|over|across|from|into|versus|vs)\b|\s*(?:[?？.!,;]|$))",
-                       re.IGNORECASE)
+# "How does InternLM2 fare on …", "What does the license say?", "does the code interpreter hurt
+# InternLM2's performance": after the auxiliary and its subject (one to four words), the bare verb,
+# just before a preposition, its object (a determiner or a name) or the end of the clause
+AFTER_AUX = re.compile(r"\b(?i:does|do|did|can|could|will|would|should)\s+((?:[\w.\-]+\s+){1,4}?)([A-Za-z]+)"
+                       r"(?=\s+(?i:on|in|at|against|for|to|by|under|over|across|from|into|versus|vs|the|a|an|its|their)\b"
+                       r"|\s+[A-Z]|\s*(?:[?？.!,;]|$))")
 DETERMINERS = {"a", "an", "the", "this", "that", "these", "those", "its", "their", "any", "some", "each", "every"}
 
 

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-LEXICON_VERSION = "cedict-4"
+LEXICON_VERSION = "cedict-5"
 ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/\s*$")
 PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 LEADING = re.compile(r"^(to|a|an|the|of|sb|sth|one's)\s+")
@@ -32,11 +32,15 @@ MAX_GLOSS_WORDS = 3  # "learning rate" yes; "used in transliteration of foreign 
 class Cedict:
     reverse: dict[str, set[str]]  # English word → simplified headwords whose short glosses contain it
     meanings: dict[str, list[list[str]]]  # headword → its one- or two-word glosses, as words
+    # English word → headwords it is a plain meaning of: a gloss, or a clause of one ("condition;
+    # circumstance"), of one or two words. "day" is in 日益's "day by day", but 日益 does not mean "day"
+    plain: dict[str, set[str]]
 
 
 def parse_cedict(lines: Iterable[str]) -> Cedict:
     rev: dict[str, set[str]] = defaultdict(set)
     meanings: dict[str, list[list[str]]] = defaultdict(list)
+    plain: dict[str, set[str]] = defaultdict(set)
     for line in lines:
         if line.startswith("#"):
             continue
@@ -55,7 +59,14 @@ def parse_cedict(lines: Iterable[str]) -> Cedict:
                 rev[w].add(head)
                 if "-" in w:  # "warm-up" is also written "warmup"
                     rev[w.replace("-", "")].add(head)
-    return Cedict(dict(rev), dict(meanings))
+        for clause in m.group(2).replace(";", "/").split("/"):
+            g = LEADING.sub("", PAREN.sub(" ", clause).strip().lower())
+            words = WORD.findall(g)
+            if 0 < len(words) <= 2 and not g.startswith(("see ", "variant of", "cl:", "surname")):
+                for w in words:
+                    plain[w].add(head)
+                    plain[w.replace("-", "")].add(head)
+    return Cedict(dict(rev), dict(meanings), dict(plain))
 
 
 MAX_HEAD = 8
@@ -134,8 +145,12 @@ def build_lexicon(corpus_text: str, cedict: Cedict | None = None) -> dict:
     """What ingest stores as lexicon.json."""
     cedict = cedict or load_cedict()
     english = english_coverage(cedict.reverse, corpus_text)
+    plain = english_coverage(cedict.plain, corpus_text)
     return {"version": LEXICON_VERSION, "english": english,
-            "chinese_uncovered": chinese_uncovered(cedict, english, corpus_text)}
+            "chinese_uncovered": chinese_uncovered(cedict, english, corpus_text),
+            # words the report renders only in phrases that hold them ("day" only as 日益, "day by day"):
+            # they translate a question, but the report does not speak of them
+            "phrase_only": sorted(w for w, found in english.items() if found and not plain.get(w))}
 
 
 @lru_cache(maxsize=8192)
@@ -160,7 +175,8 @@ def variants(word: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def uncovered(word: str, coverage: dict[str, list[str]]) -> bool:
-    """True when the dictionary knows the word and none of its translations is in the report."""
-    known = [coverage[v] for v in variants(word) if v in coverage]
+def uncovered(word: str, coverage: dict[str, list[str]], phrase_only: frozenset[str] = frozenset()) -> bool:
+    """True when the dictionary knows the word and the report has none of its translations, or has
+    them only as phrases that hold the word (`phrase_only`, see build_lexicon)."""
+    known = [bool(coverage[v]) and v not in phrase_only for v in variants(word) if v in coverage]
     return bool(known) and not any(known)

@@ -67,6 +67,24 @@ def test_variants_and_uncovered(rev):
     assert not uncovered("flexbox", cov)  # the dictionary does not know it: no judgement
 
 
+def test_a_word_rendered_only_in_a_phrase_that_holds_it_is_not_rendered():
+    from ingest.lexicon import build_lexicon
+
+    ced = parse_cedict(["日益 日益 [ri4 yi4] /increasingly/more and more/day by day/",
+                        "條件 条件 [tiao2 jian4] /condition; circumstance; term; factor/CL:個|个[ge4]/",
+                        "白天 白天 [bai2 tian1] /daytime; during the day/"])
+    assert "日益" in ced.reverse["day"] and "日益" not in ced.plain.get("day", ())  # "day by day" holds "day"
+    assert ced.plain["condition"] == {"条件"}  # a clause of one word is a meaning ("condition; circumstance")
+    assert ced.plain["daytime"] == {"白天"} and "day" not in ced.plain  # "during the day": three words
+    lex = build_lexicon("模型的能力日益增强，条件奖励模型", ced)
+    assert lex["english"]["day"] == ["日益"] and "day" in lex["phrase_only"]
+    assert "condition" not in lex["phrase_only"]
+    days = frozenset(lex["phrase_only"])
+    assert uncovered("days", lex["english"], days)  # only 日益 renders it: the report never says "day"
+    assert not uncovered("days", lex["english"])  # without that judgement, 日益 would cover it
+    assert not uncovered("conditions", lex["english"], days)
+
+
 def test_chinese_words_whose_meanings_the_report_never_renders(cedict):
     text = "我们从网页中丢弃低质量文本"
     cov = english_coverage(cedict.reverse, text)
@@ -100,6 +118,8 @@ def test_ingest_writes_the_lexicon_with_the_index(built_index):
     ("What sampling temperature was used when generating code for HumanEval?", "temperature"),
     ("明天气温多少度", "气温"),
     ("What is the InternLM2-Math model?", "InternLM2-Math"),  # its models are Base, Chat, SFT and sizes
+    # the report says 日益 ("day by day"), never a day: how long training took is not in it
+    ("How many days did it take to pretrain InternLM2-7B?", "days"),
 ])
 def test_questions_about_words_the_report_never_uses_are_refused_by_name(answerer, question, word):
     a = answerer.ask(question)
@@ -110,6 +130,8 @@ def test_questions_about_words_the_report_never_uses_are_refused_by_name(answere
 @pytest.mark.parametrize("question, section", [
     ("What percentage of pre-training bytes comes from English web pages?", "3.1.1"),
     ("Which inference engine speeds up the long-context evaluation?", "5.2.6"),
+    # "hurt" is the verb before its object ("hurt InternLM2's performance"), not a topic
+    ("In which cases does the code interpreter hurt InternLM2's performance?", "5.2.7"),
 ])
 def test_english_words_with_a_translation_in_the_report_are_not_refused(answerer, question, section):
     a = answerer.ask(question)
