@@ -19,7 +19,7 @@ from .index import IndexHandle, derived
 from .retrieval import (_FOLD, ENTITY, MODEL_SIZE, RESULT_VERBS, SUBJECT, dense_query, Retrieval,
                         Weighted, coverage, is_phrasing, never_together, retrieve, split_unknown, term_groups,
                         unknown_names)
-from .scope import chart_only, in_scope_probability, missing_figure, signals
+from .scope import chart_only, in_scope_probability, missing_figure, signals, size_apart
 from .scope import load_weights as load_scope_weights
 from .selection import FEATURES, REFERENCE, Candidate, QuestionType, candidates, load_weights, score, title_tokens
 from .tables import (Extreme, ModelTables, extreme_asked, extreme_row, extreme_sentence, header_tokens, missing_cell,
@@ -801,7 +801,7 @@ def _absent_model(question: str, index, chosen: list[Candidate]) -> tuple[str, s
 
 def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[str, object] | None:
     """A reason the report certainly cannot answer, whatever the evidence: ("names", the question's
-    names it never mentions), ("apart", names no passage has together), ("sizes", (asked, given,
+    names it never mentions), ("apart", names, or a name and a size, no passage has together), ("sizes", (asked, given,
     section)), ("rows", (a model no row names, the answering row's caption)), ("cells", a MissingCell:
     no table gives the model's result on the asked benchmark), ("bench", (the asked benchmark, the one
     the answering row's table is on, its caption)), ("chart", (terms only a chart names, its label)) or
@@ -826,6 +826,9 @@ def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[st
     chart = chart_only(parts, index)
     if chart:
         return "chart", chart
+    apart = size_apart(parts, index)
+    if apart:
+        return "apart", apart
     missing = missing_figure(parts, index)
     if missing:
         return "figure", missing

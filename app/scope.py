@@ -228,6 +228,36 @@ def chart_only(parts: list[str], index) -> tuple[list[str], str] | None:
     return None
 
 
+# a size as the question writes it: "1024 张 GPU", "1024 GPUs", "256K tokens"
+SIZE_WORDS = re.compile(r"\s*(?:[张块台个]\s*)?(?:卡|GPUs?\b|tokens?\b)", re.IGNORECASE)
+
+
+def size_apart(parts: list[str], index) -> list[str] | None:
+    """[the name, the size as the question writes them] when a part asks how much for something the
+    report names (a name with a digit or an inner capital: "Megatron-LM") at a size it states ("1024
+    张 GPU"), but no paragraph has both: §2.1 gives DeepSpeed's MFU at 1,024 GPUs and Megatron-LM's
+    at 256K-token sequences, so "Megatron-LM 在 1024 张 GPU 上训练 InternLM-7B 的 MFU" is in neither.
+    The report's own models are left out: its narrative is about them without naming them ("the 32K
+    stage" is every size's). None otherwise."""
+    f = _figures(index)
+    post = _postings(index, own=False)
+    for part in parts:
+        if not (Q_NUMERIC.search(part) or ASKS_FIGURE.search(part) or ASKS_RESULT.search(part)):
+            continue
+        names = [n for m in CHART_NAME.finditer(part) if CHART_NAME_MARK.search(m.group(0))
+                 and (n := m.group(0).lower()) in post and not n.startswith("internlm") and not NUMBER.fullmatch(n)]
+        for m in NUMBER.finditer(part):
+            if not (m.group(2) or COUNTED.match(part, m.end())):
+                continue
+            units = frozenset().union(*(f.numbers.get(v, frozenset()) for v in _values(m)))
+            paragraphs = {f.paragraph[i] for i in units}
+            for name in dict.fromkeys(names):
+                if paragraphs and not paragraphs & {f.paragraph[i] for i in post[name]}:
+                    size = m.group(0) + (w.group(0) if (w := SIZE_WORDS.match(part, m.end())) else "")
+                    return [name, size.strip()]
+    return None
+
+
 def _rendered_outside_charts(term: str, alternatives: list[str], index, f: _Figures) -> bool:
     """Whether the text outside charts renders the term in Chinese: a translation of the whole word,
     or, a compound, its parts' translations in a row ("few-shot" → 少, 样本: 少样本, which Table 15's

@@ -242,6 +242,28 @@ def test_a_value_the_text_states_beside_a_chart_is_answered(answerer, question, 
     assert a.answerable and fact in a.answer, a.answer
 
 
+@pytest.mark.parametrize("question, message", [
+    # §2.1 gives DeepSpeed's MFU at 1,024 GPUs and Megatron-LM's at 256K-token sequences, in two paragraphs
+    ("What MFU does Megatron-LM reach on 1024 GPUs?", "No passage of the report mentions Megatron-LM and 1024 GPUs together"),
+    ("Megatron-LM 在 1024 张卡上的 MFU 是多少？", "报告中没有哪一段同时讲到“Megatron-LM”和“1024 张卡”"),
+])
+def test_a_name_at_a_size_no_paragraph_gives_together_is_refused(answerer, question, message):
+    assert_refused(answerer, question, message)
+
+
+@pytest.mark.parametrize("question, fact", [
+    ("What MFU does DeepSpeed reach on 1024 GPUs?", "36%"),
+    ("What MFU do DeepSpeed-Ulysses and Megatron-LM reach at a 256K sequence length?", "65%"),
+])
+def test_a_name_at_a_size_its_paragraph_states_is_answered(answerer, question, fact):
+    from app.answer import question_parts
+    from app.scope import size_apart
+
+    assert size_apart(question_parts(question), answerer.handle.get()) is None
+    a = answerer.ask(question)
+    assert a.answerable and fact in a.answer, a.answer
+
+
 def test_a_term_the_text_renders_in_chinese_is_not_chart_only(answerer):
     # only Figure 20 writes "Few-shot" in English, but Table 15's note renders it (少样本): a count of
     # few-shot examples is no value only a chart shows (the figure's part names have no such rendering)
