@@ -176,7 +176,7 @@ def _query_groups(text: str) -> tuple[tuple[str, ...], ...]:
     compound: list[str] | None = None
     # "多少条指令数据": the measure word only counts what follows (the report's "1000 万条" is one token);
     # "short for", "full name" only say a name is asked
-    lowered = HOW_MEASURE.sub("how ", NAME_ASKED.sub(" ", COUNTED.sub(r"\1 ", lowered)))
+    lowered = HOW_MEASURE.sub("how ", NAME_ASKED.sub(" ", PREPOSITIONS.sub(" ", COUNTED.sub(r"\1 ", lowered))))
     for tok in tokenize(lowered):
         if compound is not None and tok in compound[1:] and tok not in by_head:
             continue  # "pre-training" → "pre", "training": alternatives of the compound, not new terms
@@ -214,6 +214,10 @@ NAME_ASKED = re.compile(r"\b(?:short|stands?) for\b|\bfull (?:name|form)s?\b|\ba
 # "How big is the SFT dataset?", "How long is the context window?": the adjective asks for a magnitude,
 # like 多大 and 多长; it names nothing a passage holds ("big" → 大幅, "long" → every 长上下文)
 HOW_MEASURE = re.compile(r"\bhow (?:big|large|small|long|short|high|low|fast|far|often|wide|deep|heavy)\b")
+# English prepositions of several words: "built on top of" asks what it is based on, not for a top
+# (best) result; "in terms of", "as well as" name nothing either (query side only)
+PREPOSITIONS = re.compile(r"\b(?:on top of|in terms of|by means of|in front of|in spite of|as well as|with respect to|"
+                          r"in addition to|on behalf of|by way of)\b")
 # after "多少" or "几" a measure word only counts the noun that follows (query side only)
 COUNTED = re.compile(r"(多少|几)[个条种项次位名篇份款家组类张道套支部台块件句段行]")
 

@@ -268,6 +268,16 @@ def test_stand_for_only_phrases_a_question():
     assert query_groups("What does COOL stand for in COOL RLHF?") == [["cool_rlhf"]]
 
 
+def test_a_preposition_of_several_words_is_no_term():
+    from ingest.keywords import query_groups
+
+    heads = [g[0] for g in query_groups("What is their RLHF framework built on top of?")]
+    assert "top" not in heads and "framework" in heads and "built" in heads  # not 最佳/领先
+    assert "top" in [g[0] for g in query_groups("Which model is top on MMLU?")]
+    assert [g[0] for g in query_groups("How do they compare in terms of accuracy?")][-1] == "accuracy"
+    assert "terms" not in [g[0] for g in query_groups("How do they compare in terms of accuracy?")]
+
+
 def test_a_measure_word_after_a_count_word_is_no_term():
     from ingest.keywords import query_groups
 
