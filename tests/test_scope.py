@@ -177,6 +177,15 @@ def test_a_figure_the_report_never_states_is_refused_by_name(answerer, question,
     assert_refused(answerer, question, message)
 
 
+def assert_passes(rule, answerer, question: str, fact: str) -> None:
+    """The refusal rule lets the question through, and the answer states the fact."""
+    from app.answer import question_parts
+
+    assert rule(question_parts(question), answerer.handle.get()) is None
+    a = answerer.ask(question)
+    assert a.answerable and fact in a.answer, a.answer
+
+
 @pytest.mark.parametrize("question, fact", [
     ("What is the reward model's batch size?", "16384"),  # §4.2.1 says 批次, not 批大小
     ("SFT 的学习率是多少？", "4e-5"),
@@ -198,12 +207,9 @@ def test_a_figure_the_report_never_states_is_refused_by_name(answerer, question,
     ("What batch size does the COOL RLHF reward model train with?", "16384"),
 ])
 def test_a_stated_figure_is_not_refused(answerer, question, fact):
-    from app.answer import question_parts
     from app.scope import missing_figure
 
-    assert missing_figure(question_parts(question), answerer.handle.get()) is None
-    a = answerer.ask(question)
-    assert a.answerable and fact in a.answer, a.answer
+    assert_passes(missing_figure, answerer, question, fact)
 
 
 @pytest.mark.parametrize("question, message", [
@@ -234,12 +240,9 @@ def test_a_value_only_a_chart_shows_is_refused_by_name(answerer, question, messa
     ("在 128 张 GPU 上测试不同序列长度时，另一组实验的序列长度是多少？", "4096"),
 ])
 def test_a_value_the_text_states_beside_a_chart_is_answered(answerer, question, fact):
-    from app.answer import question_parts
     from app.scope import chart_only
 
-    assert chart_only(question_parts(question), answerer.handle.get()) is None
-    a = answerer.ask(question)
-    assert a.answerable and fact in a.answer, a.answer
+    assert_passes(chart_only, answerer, question, fact)
 
 
 @pytest.mark.parametrize("question, message", [
@@ -256,12 +259,9 @@ def test_a_name_at_a_size_no_paragraph_gives_together_is_refused(answerer, quest
     ("What MFU do DeepSpeed-Ulysses and Megatron-LM reach at a 256K sequence length?", "65%"),
 ])
 def test_a_name_at_a_size_its_paragraph_states_is_answered(answerer, question, fact):
-    from app.answer import question_parts
     from app.scope import size_apart
 
-    assert size_apart(question_parts(question), answerer.handle.get()) is None
-    a = answerer.ask(question)
-    assert a.answerable and fact in a.answer, a.answer
+    assert_passes(size_apart, answerer, question, fact)
 
 
 def test_a_term_the_text_renders_in_chinese_is_not_chart_only(answerer):
