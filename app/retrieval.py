@@ -205,7 +205,8 @@ def unknown_names(question: str, index: LoadedIndex) -> list[str]:
     for g in groups:
         word = g[0]
         if (re.fullmatch(r"[a-z][a-z\-]{2,}", word) and not any(t in index.idf for t in g)
-                and not is_phrasing(word) and word not in verbs and uncovered(word, index.lexicon, index.phrase_only) and lemma(word) not in vocabulary
+                and not is_phrasing(word) and word not in verbs and lemma(word) not in vocabulary
+                and uncovered(word, index.lexicon, index.phrase_only)
                 and not any(_FOLD.sub("", word) in _FOLD.sub("", n.lower()) for n in out)):
             out.append(word)
         # a Chinese noun the report never uses, none of whose meanings it renders (小时, 钱, 天气)

@@ -336,9 +336,14 @@ def missing_figure(parts: list[str], index) -> tuple[list[str], list[str]] | Non
         # the unit or its section must name the rest's only term, or the rarest name the question writes
         single = rest[0][0] if len(rest) == 1 else _rarest_name(part, rest)
         # a row's cells are figures of its header's quantities only: Table 4's "15.97" is no learning rate
+        # a sentence holding every other word with the figure beside one ("取 top p = 0.9"); not a row,
+        # not a figure's label list ("10k+", ">32k?")
+        def holds_rest(i: int) -> bool:
+            return (i not in f.row and not index.units[i].figure
+                    and all(g & index.unit_tokens[i] for g, _ in rest) and _near(f.texts[i], rest))
+
         if not any((single is None or single & index.unit_tokens[i]) and about(f.paragraph[i])
-                   and (i in forms or words & f.words[i] or (i not in f.row and not index.units[i].figure and all(g & index.unit_tokens[i] for g, _ in rest)
-                                                             and _near(f.texts[i], rest)))
+                   and (i in forms or words & f.words[i] or holds_rest(i))
                    for i in f.figures):
             return [SAID.get(g[0], g[0]) for g in asked], [g[0] for g in groups]
     return None
