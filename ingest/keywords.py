@@ -78,7 +78,7 @@ STOPWORDS = set(
     "once here all both each few more most other own same only very just also too s t don now "
     "exactly actually really basically roughly approximately around overall total specific specifically "
     "who's where's how's there's let's explain describe mean means meant stand stands happen happens happened "
-    "go going goes make makes made take takes took need needs needed want wants like one's "
+    "go going goes make makes made take takes took run runs ran need needs needed want wants like one's "
     "one two three four five six seven eight nine ten first second third last next previous "
     "supposed able whether either neither also yet still even ever via per versus vs etc "
     "say says said show shows shown showed see seen look looks find found report's paper's "

@@ -278,6 +278,13 @@ def test_a_preposition_of_several_words_is_no_term():
     assert "terms" not in [g[0] for g in query_groups("How do they compare in terms of accuracy?")]
 
 
+def test_run_only_phrases_a_question():
+    from ingest.keywords import query_groups
+
+    # "were run" matched §1's "分多轮执行" (执行 = run) over §4.2.2's "共进行了三轮迭代"
+    assert [g[0] for g in query_groups("How many rounds of online RLHF were run?")] == ["online_rlhf", "rounds"]
+
+
 def test_a_measure_word_after_a_count_word_is_no_term():
     from ingest.keywords import query_groups
 
@@ -365,3 +372,8 @@ def test_a_translation_counts_only_as_whole_words_of_the_corpus(rev):
 def test_who_is_asked_is_no_unknown_topic(answerer):
     a = answerer.ask("Who is the first person thanked in the acknowledgements?")
     assert a.answerable and "person" not in a.answer.split("\n")[0], a.answer
+
+
+def test_a_question_about_rounds_that_were_run_is_answered_with_the_count(answerer):
+    a = answerer.ask("How many rounds of online RLHF were run?")
+    assert a.answerable and "三轮" in a.answer.splitlines()[0], a.answer
