@@ -65,7 +65,8 @@ def parse_cedict(lines: Iterable[str]) -> Cedict:
             if 0 < len(words) <= 2 and not g.startswith(("see ", "variant of", "cl:", "surname")):
                 for w in words:
                     plain[w].add(head)
-                    plain[w.replace("-", "")].add(head)
+                    if "-" in w:
+                        plain[w.replace("-", "")].add(head)
     return Cedict(dict(rev), dict(meanings), dict(plain))
 
 
@@ -145,12 +146,13 @@ def build_lexicon(corpus_text: str, cedict: Cedict | None = None) -> dict:
     """What ingest stores as lexicon.json."""
     cedict = cedict or load_cedict()
     english = english_coverage(cedict.reverse, corpus_text)
-    plain = english_coverage(cedict.plain, corpus_text)
     return {"version": LEXICON_VERSION, "english": english,
             "chinese_uncovered": chinese_uncovered(cedict, english, corpus_text),
             # words the report renders only in phrases that hold them ("day" only as 日益, "day by day"):
-            # they translate a question, but the report does not speak of them
-            "phrase_only": sorted(w for w, found in english.items() if found and not plain.get(w))}
+            # they translate a question, but the report does not speak of them. Only the words it renders
+            # at all are looked up, with english_coverage's rule (two characters or more, whole words)
+            "phrase_only": sorted(w for w, found in english.items() if found and not any(
+                len(h) >= 2 and _in_corpus(h, corpus_text) for h in cedict.plain.get(w, ())))}
 
 
 @lru_cache(maxsize=8192)
