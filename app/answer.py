@@ -802,10 +802,10 @@ def _absent_model(question: str, index, chosen: list[Candidate]) -> tuple[str, s
 def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[str, object] | None:
     """A reason the report certainly cannot answer, whatever the evidence: ("names", the question's
     names it never mentions), ("apart", names, or a name and a size, no passage has together),
-    ("sizes", (asked, given, section)), ("rows", (a model no row names, the answering row's caption)), ("cells", a MissingCell:
-    no table gives the model's result on the asked benchmark), ("bench", (the asked benchmark, the one
-    the answering row's table is on, its caption)), ("chart", (terms only a chart names, its label)) or
-    ("figure", (the asked quantities, the rest)); None."""
+    ("sizes", (asked, given, section)), ("rows", (a model no row names, the answering row's caption)),
+    ("cells", a MissingCell: no table gives the model's result on the asked benchmark), ("bench", (the
+    asked benchmark, the one the answering row's table is on, its caption)), ("chart", (terms only a
+    chart names, its label)) or ("figure", (the asked quantities, the rest)); None."""
     if names:
         return "names", names
     apart = never_together(r.query, index)

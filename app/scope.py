@@ -190,6 +190,24 @@ def _values(m: re.Match) -> tuple[float, ...]:
     return {"k": (n * 1e3, n * 1024), "m": (n * 1e6, n * 1024 ** 2)}.get(unit, (n,))
 
 
+def _asks_value(part: str) -> bool:
+    return bool(Q_NUMERIC.search(part) or ASKS_FIGURE.search(part) or ASKS_RESULT.search(part))
+
+
+def _size_numbers(part: str, f: _Figures):
+    """Each number of the question that is a size of something ("512 张卡", "512 GPUs", "144k tokens"),
+    not a bound ("above 60"), with the non-code units that have it (by value: 256K is 256,000)."""
+    for m in NUMBER.finditer(part):
+        if m.group(2) or COUNTED.match(part, m.end()):
+            yield m, frozenset().union(*(f.numbers.get(v, frozenset()) for v in _values(m)))
+
+
+def _marked_names(part: str, post: dict[str, list[int]]) -> list[str]:
+    """The question's names with a digit or an inner capital that the report has, lower-cased, in order."""
+    return list(dict.fromkeys(n for m in CHART_NAME.finditer(part) if CHART_NAME_MARK.search(m.group(0))
+                              and (n := m.group(0).lower()) in post))
+
+
 def chart_only(parts: list[str], index) -> tuple[list[str], str] | None:
     """(the terms as the question writes them, the chart's label) when a part asks how much of something
     the report names only in a chart's description — an axis tick ("GPU 数量（8、32、128、512、1024）"),
@@ -204,13 +222,9 @@ def chart_only(parts: list[str], index) -> tuple[list[str], str] | None:
         return bool(units) and all(i in f.charts for i in units)
 
     for part in parts:
-        if not (Q_NUMERIC.search(part) or ASKS_FIGURE.search(part) or ASKS_RESULT.search(part)):
+        if not _asks_value(part):
             continue
-        for m in NUMBER.finditer(part):
-            # a size of something ("512 张卡", "512 GPUs", "144k tokens"), not a bound ("above 60")
-            if not (m.group(2) or COUNTED.match(part, m.end())):
-                continue
-            units = frozenset().union(*(f.numbers.get(v, frozenset()) for v in _values(m)))
+        for m, units in _size_numbers(part, f):
             if only_charts(units):
                 return [m.group(0).strip()], f.charts[min(units)]
         for g in query_groups(part):
@@ -219,8 +233,7 @@ def chart_only(parts: list[str], index) -> tuple[list[str], str] | None:
                 continue
             if only_charts(post.get(term, ())) and not _rendered_outside_charts(term, g[1:], index, f):
                 return [term], f.charts[min(i for i in post[term] if i in f.charts)]
-        names = list(dict.fromkeys(n for m in CHART_NAME.finditer(part) if CHART_NAME_MARK.search(m.group(0))
-                                   and (n := m.group(0).lower()) in post and n not in SUBJECT))
+        names = [n for n in _marked_names(part, post) if n not in SUBJECT]
         if len(names) > 1:
             together = set(post[names[0]]).intersection(*(post[n] for n in names[1:]))
             if only_charts(together):
@@ -242,16 +255,12 @@ def size_apart(parts: list[str], index) -> list[str] | None:
     f = _figures(index)
     post = _postings(index, own=False)
     for part in parts:
-        if not (Q_NUMERIC.search(part) or ASKS_FIGURE.search(part) or ASKS_RESULT.search(part)):
+        if not _asks_value(part):
             continue
-        names = [n for m in CHART_NAME.finditer(part) if CHART_NAME_MARK.search(m.group(0))
-                 and (n := m.group(0).lower()) in post and not n.startswith("internlm") and not NUMBER.fullmatch(n)]
-        for m in NUMBER.finditer(part):
-            if not (m.group(2) or COUNTED.match(part, m.end())):
-                continue
-            units = frozenset().union(*(f.numbers.get(v, frozenset()) for v in _values(m)))
+        names = [n for n in _marked_names(part, post) if not n.startswith("internlm") and not NUMBER.fullmatch(n)]
+        for m, units in _size_numbers(part, f):
             paragraphs = {f.paragraph[i] for i in units}
-            for name in dict.fromkeys(names):
+            for name in names:
                 if paragraphs and not paragraphs & {f.paragraph[i] for i in post[name]}:
                     size = m.group(0) + (w.group(0) if (w := SIZE_WORDS.match(part, m.end())) else "")
                     return [name, size.strip()]
@@ -335,9 +344,10 @@ def missing_figure(parts: list[str], index) -> tuple[list[str], list[str]] | Non
         # paragraph on the reward model's batches, "GitHub" in §3.1.2's before Table 2's quality shares):
         # the unit or its section must name the rest's only term, or the rarest name the question writes
         single = rest[0][0] if len(rest) == 1 else _rarest_name(part, rest)
-        # a row's cells are figures of its header's quantities only: Table 4's "15.97" is no learning rate
-        # a sentence holding every other word with the figure beside one ("取 top p = 0.9"); not a row,
-        # not a figure's label list ("10k+", ">32k?")
+
+        # a sentence holding every other word with the figure beside one ("取 top p = 0.9"); not a row (a
+        # row's cells are figures of its header's quantities only: Table 4's "15.97" is no learning rate),
+        # nor a figure's label list ("10k+", ">32k?")
         def holds_rest(i: int) -> bool:
             return (i not in f.row and not index.units[i].figure
                     and all(g & index.unit_tokens[i] for g, _ in rest) and _near(f.texts[i], rest))
