@@ -19,7 +19,7 @@ from .index import IndexHandle, derived
 from .retrieval import (_FOLD, ENTITY, MODEL_SIZE, RESULT_VERBS, SUBJECT, dense_query, Retrieval,
                         Weighted, coverage, is_phrasing, never_together, retrieve, split_unknown, term_groups,
                         unknown_names)
-from .scope import chart_only, in_scope_probability, missing_figure, signals, size_apart
+from .scope import chart_only, in_scope_probability, missing_figure, signals, size_apart, unstated_count
 from .scope import load_weights as load_scope_weights
 from .selection import FEATURES, REFERENCE, Candidate, QuestionType, candidates, load_weights, score, title_tokens
 from .tables import (Extreme, ModelTables, extreme_asked, extreme_row, extreme_sentence, header_tokens, missing_cell,
@@ -587,7 +587,10 @@ def extractive_answer(r: Retrieval, question: str, index, embed=None) -> Extract
         snippet = render(c) if c else clean(s.best.chunk["text"])[:200]
         citations.append(Citation(s.number, s.title_zh, snippet, round(s.score, 5), s.number in used,
                                   c.unit.raw if c else ""))
-    citations.sort(key=lambda c: not c.used)
+    # the sections the answer quotes first, in the order it quotes them (the first line's first), then
+    # the others as retrieved
+    order = {n: k for k, n in enumerate(dict.fromkeys(CITE.findall(first)))}
+    citations.sort(key=lambda c: (not c.used, order.get(c.section, len(order))))
     return Extract(text, citations, chosen, weighted, other_sizes, stated, _absent_model(r.query, index, chosen))
 
 
@@ -805,7 +808,8 @@ def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[st
     ("sizes", (asked, given, section)), ("rows", (a model no row names, the answering row's caption)),
     ("cells", a MissingCell: no table gives the model's result on the asked benchmark), ("bench", (the
     asked benchmark, the one the answering row's table is on, its caption)), ("chart", (terms only a
-    chart names, its label)) or ("figure", (the asked quantities, the rest)); None."""
+    chart names, its label)), ("figure", (the asked quantities, the rest)) or ("count", [the counted noun
+    in English, or nothing]); None."""
     if names:
         return "names", names
     apart = never_together(r.query, index)
@@ -832,6 +836,9 @@ def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[st
     missing = missing_figure(parts, index)
     if missing:
         return "figure", missing
+    count = unstated_count(parts, [c.unit for c in ex.chosen], _context(index, ex.chosen[0]) if ex.chosen else [], index)
+    if count is not None:
+        return "count", count
     return None
 
 
@@ -864,7 +871,7 @@ def refusal_message(hard: tuple[str, object] | None, plain_unknown: list[str], q
         return (f"{table} 只给出了 {said} 上的结果，报告没有给出 {asked} 上的这一结果，因此无法据此回答这个问题。" if zh
                 else f"{table} is about {said} only; the report gives no such result for {asked}, so it cannot "
                 "answer this question.")
-    if kind == "figure" and plain_unknown:  # "clip ratio": that the report never says "clip" tells more
+    if kind in ("figure", "count") and plain_unknown:  # "clip ratio": that the report never says "clip" tells more
         kind, what = "words", plain_unknown
     if kind == "sizes":
         asked, given, cited = what
@@ -888,6 +895,10 @@ def refusal_message(hard: tuple[str, object] | None, plain_unknown: list[str], q
         return (f"报告讲到了这个话题，但没有给出所问的{_and(['“' + t + '”' for t in asked], zh)}的具体数值，"
                 "因此无法据此回答这个问题。" if zh else f"The report discusses this but gives no figure for the asked "
                 f"{_and(asked, zh)}, so it cannot answer this question.")
+    if kind == "count":
+        return ("报告讲到了这个话题，但没有说明所问的数量是多少，因此无法据此回答这个问题。" if zh
+                else f"The report discusses this but does not say how many {what[0] if what else 'there are'}, "
+                "so it cannot answer this question.")
     if kind == "apart":
         terms = [_as_written(x, query) for x in what]
         return (f"报告中没有哪一段同时讲到{_and(['“' + t + '”' for t in terms], zh)}，因此无法据此回答这个问题。"

@@ -357,3 +357,80 @@ def missing_figure(parts: list[str], index) -> tuple[list[str], list[str]] | Non
                    for i in f.figures):
             return [SAID.get(g[0], g[0]) for g in asked], [g[0] for g in groups]
     return None
+
+
+# a count as the question asks it: "多少种编程语言", "几个难度阶段", "how many samples" (not "哪几类": which,
+# nor "这几个基准": these)
+MEASURES = "个种名位条道项类轮次张块台层款份篇组例步遍阶件家支部句段行"
+ASKS_COUNT = re.compile(rf"(?<![哪这那前后])(?:多少|几)\s*(?P<measure>[{MEASURES}])\s*(?P<zh>[^，。？?、,；;]{{1,10}})|"
+                        r"\bhow many\s+(?P<en>[^?？,;]+)", re.IGNORECASE)
+# a count in words: "三轮", "两个", "数千张" (not "两两组成"); "一个" is mostly an article, and counts only
+# beside the counted noun ("只训练一个 epoch")
+COUNT_WORDS = re.compile(rf"(?<!两)[二两三四五六七八九十百千万亿]\s*[{MEASURES}千百万亿]")
+ONE = re.compile(rf"一\s*[{MEASURES}]\s*(.{{0,6}})")
+# an unstated count: "划分为难度逐级递增的多个阶段"
+VAGUE = re.compile(rf"(?:多|数|若干)\s*[{MEASURES}]|若干|一些")
+NUMERAL_ONLY = r"(?:\d|(?<!两)[二两三四五六七八九十百千万亿])\s*"
+NUMERAL = re.compile(rf"{NUMERAL_ONLY}[{MEASURES}]?")
+# a complete list, which counts its items: "混合使用英文、中文和代码数据" (not "有用性、无害性、代码、数学等")
+LISTED = re.compile(r"[^，。；,;：:、]+(?:、[^，。；,;：:、]+)+(?:和|及|以及|与|或)[^，。；,;：:、等]+(?=[，。；,;]|$)")
+EN_COUNTED = re.compile(r"\bhow many\s+((?:[\w-]+\s+){0,2}?[\w-]+s)\b", re.IGNORECASE)
+
+
+def _lists_counted(u, nouns: list[str]) -> bool:
+    """Whether a sentence lists the counted things in full: a list right after the noun ("多种规模的模型，
+    包括 InternLM2-1.8B、InternLM2-7B 和 InternLM2-20B"), or anywhere when the noun goes by another name
+    ("几种语言": "混合使用英文、中文和代码数据") — not a list of something else beside the noun ("将 SFT 模型、
+    早期 PPO 模型和后期 PPO 模型生成的回复……交由人工标注员标注" by "标注员")."""
+    text = REFERENCE.sub("", u.text).lower()
+    named = [n for n in nouns if n in text]
+    return any(not named or any(n in text[max(0, m.start() - 12):m.start()] for n in named)
+               for m in LISTED.finditer(text))
+
+
+def unstated_count(parts: list[str], chosen: list, shown: list, index) -> list[str] | None:
+    """[the counted noun as the question writes it, or nothing] when a part asks how many of something
+    and the sentences chosen to answer it state no count at all, or state only that there are several
+    of the noun ("MathBench 一共分成几个难度阶段？": "划分为难度逐级递增的多个阶段"): the report discusses
+    it but does not say how many ("慢速路径一共请了多少名人工标注员？", "How many samples are in the
+    Agent-FLAN corpus?"). A number anywhere in them counts as stated, as does a count of the asked
+    measure or noun in the passage the answer quotes (`shown`: "我们经过三轮迭代最终确定了打分模型"
+    for "迭代了几轮"): the rule refuses only when the answer could not hold the count, and the report
+    states no count of the noun beside the question's names anywhere. None otherwise."""
+    if not chosen:
+        return None
+    low = [_figure_text(u).lower() for u in chosen]
+    quoted = [_figure_text(u).lower() for u in shown]
+    for part in parts:
+        m = ASKS_COUNT.search(part)
+        if not m:
+            continue
+        named = {n.lower() for n in names_in(part)}
+        groups = [g for g in query_groups(m.group("zh") or m.group("en"))
+                  if any(t in index.idf for t in g) and not named & set(g)]
+        # "few-shot" is also counted as "4-shot"
+        nouns = list(dict.fromkeys(p.lower() for g in groups[:2] for t in g
+                                   for p in (t, *(compound_parts(t) if "-" in t else ())) if len(p) > 1 or not p.isascii()))
+        measure = m.group("measure")
+
+        def beside(pattern: re.Pattern, texts, gap: int) -> bool:
+            return any(re.search(f"(?:{pattern.pattern})" + rf"[^，。；,;]{{0,{gap}}}?" + re.escape(n), t) for t in texts for n in nouns)
+
+        stated = (any(DIGIT.search(t) or COUNT_WORDS.search(t) for t in low)
+                  or any(any(n in o.group(1) for n in nouns) for t in low for o in ONE.finditer(t))
+                  or beside(NUMERAL, quoted, NEAR)
+                  or bool(measure) and any(re.search(NUMERAL_ONLY + re.escape(measure), t) for t in quoted))
+        # several of the noun, counted by no number beside it, nor listed ("多种规模的模型，包括 …")
+        vague = beside(VAGUE, low, 2) and not beside(NUMERAL, low, NEAR)
+        if any(_lists_counted(u, nouns) for u in chosen) or stated and not vague:
+            continue
+        # the answer missed a count the report states elsewhere, beside every name the question writes
+        # (Figure 14's caption "GSM8K（4-shot）" for "How many few-shot examples are used for GSM8K?"): a
+        # poor answer, not a reason to refuse
+        names = [n for n in named if n not in SUBJECT]
+        texts = (NOT_FIGURES.sub("", REFERENCE.sub("", u.text)).lower() for u in index.units  # a caption's "（4-shot）" too
+                 if u.kind != "code" and all(n in u.text.lower() for n in names))
+        if not (names and beside(NUMERAL, texts, NEAR)):
+            written = EN_COUNTED.search(part)
+            return [written.group(1)] if written else []
+    return None

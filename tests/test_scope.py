@@ -313,3 +313,77 @@ def test_a_citation_year_or_a_subscript_is_no_figure(built_index):
     assert not any(d for t, d in said.items() if t.startswith("在 7B 和 20B 两个规模上，InternLM2 相比 InternLM2-Base"))
     assert not any(d for t, d in said.items() if t.startswith("图中为分组条形图，纵轴为胜率（WinRatio，0～70）"))
     assert any(d for t, d in said.items() if t.startswith("如表 17 所示，InternLM2 在 7B 版本（28.7）"))
+
+
+@pytest.mark.parametrize("question, message", [
+    # §4.4 names the Agent-FLAN corpus, §4.2.2 the annotators: neither says how many
+    ("How many samples are in the Agent-FLAN corpus that InternLM2 was trained on?",
+     "The report discusses this but does not say how many samples"),
+    ("How many professional annotators labeled the slow-path preference pairs?",
+     "The report discusses this but does not say how many professional annotators"),
+    # §5.2.3: "划分为难度逐级递增的多个阶段" — several, not how many (its 3709 counts the problems)
+    ("MathBench 一共分成几个难度阶段？", "报告讲到了这个话题，但没有说明所问的数量是多少"),
+])
+def test_a_count_the_report_never_gives_is_refused(answerer, question, message):
+    assert_refused(answerer, question, message)
+
+
+@pytest.mark.parametrize("question, fact", [
+    ("在线 RLHF 一共迭代了几轮？", "三轮"),
+    ("How many epochs was the reward model trained for?", "一个 epoch"),  # "一个" beside the counted noun
+    ("PPO 阶段要部署几个模型？其中训练几个？", "四个"),
+    ("MathBench 一共有多少道题目？", "3709"),
+    ("How many dimensions are used to score fluency?", "四个维度"),
+    ("预训练数据混合了几种语言？", "英文、中文和代码"),  # a complete list counts its items
+])
+def test_a_stated_count_is_answered(answerer, question, fact):
+    a = answerer.ask(question)
+    assert a.answerable and fact in a.answer, a.answer
+
+
+class _Unit:
+    def __init__(self, text: str):
+        self.text, self.figure, self.kind = text, False, "sentence"
+
+
+@pytest.mark.parametrize("question, chosen, quoted, refused", [
+    # no count at all: "一项" is an article, the year a citation's, InternLM2's 2 a name's
+    ("代码预训练数据一共覆盖了多少种编程语言？", ["编程是大语言模型的一项关键能力。", "Groeneveld et al. (2024) 指出，InternLM2 …"], [], True),
+    # several of the counted noun, beside a count of something else
+    ("MathBench 一共分成几个难度阶段？", ["MathBench 共包含 3709 道题目，划分为难度逐级递增的多个阶段。"], [], True),
+    ("MathBench 一共分成几个难度阶段？", ["MathBench 划分为难度逐级递增的 5 个阶段。"], [], False),
+    ("在线 RLHF 中请了多少名标注员？", ["将 SFT 模型、早期 PPO 模型生成的回复两两组成比较对，再交由标注员标注。"], [], True),
+    # "一个" beside the counted noun is a count
+    ("奖励模型训练了几个 epoch？", ["为防止过拟合，模型只训练一个 epoch。"], [], False),
+    # the count in the quoted passage, with the asked measure word
+    ("标注流程迭代了几轮？", ["我们引入了一个迭代式标注流程。"], ["在实践中，我们经过三轮迭代最终确定了打分模型。"], False),
+    # a complete list counts; one that ends in 等 does not, nor a list of other things beside the noun
+    ("预训练数据混合了几种语言？", ["每个阶段中，我们都混合使用英文、中文和代码数据。"], [], False),
+    ("用了几种系统提示词？", ["数据与有用性、无害性、代码、数学等不同的系统提示词组合。"], [], True),
+    ("请了多少名标注员？", ["我们将 SFT 模型、早期 PPO 模型和后期 PPO 模型的回复交由标注员标注偏好。"], [], True),
+    # not a count question: "这几个" is "these", "哪几类" asks which
+    ("综合考试这几个基准里，哪些是 0-shot 评测的？", ["我们只评测了其中的客观题部分。"], [], False),
+    ("预训练数据处理流程要准备哪几类数据？", ["本节介绍我们的数据处理流程。"], [], False),
+])
+def test_unstated_count_reads_the_chosen_sentences(built_index, question, chosen, quoted, refused):
+    from app.answer import question_parts
+    from app.index import IndexHandle
+    from app.scope import unstated_count
+
+    index = IndexHandle(built_index).get()
+    got = unstated_count(question_parts(question), [_Unit(t) for t in chosen], [_Unit(t) for t in quoted], index)
+    assert (got is not None) is refused, got
+
+
+@pytest.mark.parametrize("question", [
+    "InternLM2 一共在多少个 benchmark 上评的？分了几个维度", "20B 基座（增强训练后那个）NaturalQuestions 多少分",
+    "COOL RLHF 的条件奖励模型是怎么训练的？", "What MFU does InternEvo reach?", "How long is the context window of InternLM2?",
+])
+def test_the_first_citation_is_the_one_the_first_line_quotes(answerer, question):
+    import re
+
+    a = answerer.ask(question)
+    first = a.answer.split("\n")[0]
+    quoted = re.findall(r"\[§([\dA][\d.]*)\]", first)
+    assert a.answerable and quoted and a.citations[0].section == quoted[0], (first, [c.section for c in a.citations])
+    assert [c.section for c in a.citations if c.used][:len(set(quoted))] == list(dict.fromkeys(quoted))
