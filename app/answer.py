@@ -896,9 +896,10 @@ def refusal_message(hard: tuple[str, object] | None, plain_unknown: list[str], q
                 "因此无法据此回答这个问题。" if zh else f"The report discusses this but gives no figure for the asked "
                 f"{_and(asked, zh)}, so it cannot answer this question.")
     if kind == "count":
-        return ("报告讲到了这个话题，但没有说明所问的数量是多少，因此无法据此回答这个问题。" if zh
-                else f"The report discusses this but does not say how many {what[0] if what else 'there are'}, "
-                "so it cannot answer this question.")
+        # what was searched: the passages found, and the report for a count beside the question's names
+        return ("报告讲到了这个话题，但找到的段落都没有说明所问的数量是多少，因此无法据此回答这个问题。" if zh
+                else f"The report discusses this, but none of the passages found says how many "
+                f"{what[0] if what else 'there are'}, so it cannot answer this question.")
     if kind == "apart":
         terms = [_as_written(x, query) for x in what]
         return (f"报告中没有哪一段同时讲到{_and(['“' + t + '”' for t in terms], zh)}，因此无法据此回答这个问题。"
