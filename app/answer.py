@@ -19,7 +19,8 @@ from .index import IndexHandle, derived
 from .retrieval import (_FOLD, ENTITY, MODEL_SIZE, RESULT_VERBS, SUBJECT, dense_query, Retrieval,
                         Weighted, coverage, is_phrasing, never_together, retrieve, split_unknown, term_groups,
                         unknown_names)
-from .scope import chart_only, in_scope_probability, missing_figure, signals, size_apart, unstated_count
+from .scope import (chart_only, in_scope_probability, missing_figure, signals, size_apart, unstated_count,
+                    variant_stem)
 from .scope import load_weights as load_scope_weights
 from .selection import FEATURES, REFERENCE, Candidate, QuestionType, candidates, load_weights, score, title_tokens
 from .tables import (Extreme, ModelTables, extreme_asked, extreme_row, extreme_sentence, header_tokens, missing_cell,
@@ -808,8 +809,9 @@ def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[st
     ("sizes", (asked, given, section)), ("rows", (a model no row names, the answering row's caption)),
     ("cells", a MissingCell: no table gives the model's result on the asked benchmark), ("bench", (the
     asked benchmark, the one the answering row's table is on, its caption)), ("chart", (terms only a
-    chart names, its label)), ("figure", (the asked quantities, the rest)) or ("count", [the counted noun
-    in English, or nothing]); None."""
+    chart names, its label)), ("variant", (the asked variant of a name, the stem the answering sentence
+    names, its section)), ("figure", (the asked quantities, the rest)) or ("count", [the counted noun in
+    English, or nothing]); None."""
     if names:
         return "names", names
     apart = never_together(r.query, index)
@@ -827,6 +829,9 @@ def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[st
         other = other_benchmark(r.query, ex.chosen[0].unit, _model_tables(index))
         if other:
             return "bench", (*other, ex.chosen[0].unit.caption)
+    variant = variant_stem(r.query, ex.chosen[0].unit, index) if ex.chosen else None
+    if variant:
+        return "variant", (*variant, ex.chosen[0].section.number)
     chart = chart_only(parts, index)
     if chart:
         return "chart", chart
@@ -895,6 +900,11 @@ def refusal_message(hard: tuple[str, object] | None, plain_unknown: list[str], q
         return (f"报告讲到了这个话题，但没有给出所问的{_and(['“' + t + '”' for t in asked], zh)}的具体数值，"
                 "因此无法据此回答这个问题。" if zh else f"The report discusses this but gives no figure for the asked "
                 f"{_and(asked, zh)}, so it cannot answer this question.")
+    if kind == "variant":
+        asked, stem, cited = what
+        return (f"报告中回答这一点的句子（§{cited}）讲的是 {stem}，不是 {asked}，因此无法据此回答这个问题。" if zh
+                else f"The sentence of the report that would answer this (§{cited}) is about {stem}, not {asked}, "
+                "so it cannot answer this question.")
     if kind == "count":
         # what was searched: the passages found, and the report for a count beside the question's names
         return ("报告讲到了这个话题，但找到的段落都没有说明所问的数量是多少，因此无法据此回答这个问题。" if zh

@@ -434,3 +434,29 @@ def unstated_count(parts: list[str], chosen: list, shown: list, index) -> list[s
             written = EN_COUNTED.search(part)
             return [written.group(1)] if written else []
     return None
+
+
+# a variant of a name: its stem, a hyphen and a qualifier ("MBPP-CN", "DeepSpeed-Ulysses"; not a size or a
+# version, "Qwen-14B", "GPT-3.5", nor a one-letter stem, "T-Eval")
+VARIANT_NAME = re.compile(r"(?<![\w-])([A-Za-z][A-Za-z0-9.]+)-([A-Za-z0-9.]+)(?![\w-])")
+NOT_QUALIFIER = re.compile(r"[\d.]+[BbMmKk]?|v[\d.]+", re.IGNORECASE)
+
+
+def _names(name: str, text: str) -> bool:
+    """Whether `text` names `name` as a whole (MBPP in "MBPP 包含", not in "MBPP-CN")."""
+    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text, re.IGNORECASE) is not None
+
+
+def variant_stem(question: str, unit, index) -> tuple[str, str] | None:
+    """(the variant the question asks about, its stem) when the sentence answering it names the stem and
+    not the variant, which the report also names: "How many problems are in the MBPP-CN set?" was
+    answered with "MBPP 包含 974 道…", a different benchmark. A question naming the stem too compares
+    them and is not refused; nor is one about the report's own models (InternLM2-Chat, sizes: rule 4)."""
+    for m in VARIANT_NAME.finditer(question):
+        variant, stem = m.group(0), m.group(1)
+        if (stem.lower().startswith("internlm") or NOT_QUALIFIER.fullmatch(m.group(2)) or _names(stem, question)
+                or not _names(stem, unit.text) or _names(variant, unit.text)):
+            continue
+        if any(_names(variant, u.text) for u in index.units if u.kind != "code"):
+            return variant, stem
+    return None

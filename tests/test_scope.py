@@ -387,3 +387,22 @@ def test_the_first_citation_is_the_one_the_first_line_quotes(answerer, question)
     quoted = re.findall(r"\[§([\dA][\d.]*)\]", first)
     assert a.answerable and quoted and a.citations[0].section == quoted[0], (first, [c.section for c in a.citations])
     assert [c.section for c in a.citations if c.used][:len(set(quoted))] == list(dict.fromkeys(quoted))
+
+
+def test_a_sentence_about_a_names_stem_does_not_answer_for_its_variant(answerer, built_index):
+    from app.index import IndexHandle
+    from app.scope import variant_stem
+
+    # §2.1 gives DeepSpeed's MFU at 1,024 GPUs; DeepSpeed-Ulysses's only at 256K-token sequences
+    assert_refused(answerer, "What MFU does DeepSpeed-Ulysses reach on 1024 GPUs?",
+                   "The sentence of the report that would answer this (§2.1) is about DeepSpeed, not DeepSpeed-Ulysses")
+    a = answerer.ask("What MFU do DeepSpeed-Ulysses and Megatron-LM reach at a 256K sequence length?")
+    assert a.answerable and "65%" in a.answer, a.answer
+    index = IndexHandle(built_index).get()
+    mbpp = _Unit("MBPP (Austin et al., 2021) 包含 974 道入门级程序员即可解决的编程任务。")
+    assert variant_stem("How many problems are in the MBPP-CN set?", mbpp, index) == ("MBPP-CN", "MBPP")
+    assert variant_stem("MBPP-CN 和 MBPP 各有多少道题？", mbpp, index) is None  # names both: compares them
+    assert variant_stem("MBPP-CN 有多少道题？", _Unit("我们将评测扩展到 MBPP-CN（MBPP 的中文改编版）。"), index) is None
+    # a size or a version is no variant, a one-letter stem no name, nor is a variant the report never names
+    assert variant_stem("Qwen-14B 的 MMLU 多少", _Unit("Qwen 系列在 MMLU 上表现突出。"), index) is None
+    assert variant_stem("MBPP-XL 有多少道题？", mbpp, index) is None
