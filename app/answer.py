@@ -23,8 +23,8 @@ from .scope import (chart_only, in_scope_probability, missing_figure, signals, s
                     variant_stem)
 from .scope import load_weights as load_scope_weights
 from .selection import FEATURES, REFERENCE, Candidate, QuestionType, candidates, load_weights, score, title_tokens
-from .tables import (Extreme, ModelTables, extreme_asked, extreme_row, extreme_sentence, header_tokens, missing_cell,
-                     names_column, other_benchmark, table_label)
+from .tables import (MODEL_WORD, Extreme, ModelTables, extreme_asked, extreme_row, extreme_sentence, header_tokens,
+                     missing_cell, names_column, other_benchmark, table_label)
 
 CITE = re.compile(r"\[§\s*([0-9A](?:\.\d+)*)\s*\]")
 
@@ -775,10 +775,6 @@ def _largest_model(question: str, ranked: list[Candidate], chosen: list[Candidat
     return [pick, *(c for c in chosen if c.unit.kind != "row" or c.unit.caption != first.unit.caption)]
 
 
-# a model named by its size or version ("Llama2-70B", "GPT-4"): what a table row would be about
-MODEL_NAME = re.compile(r"[a-z][a-z0-9.]*(?:-[a-z0-9.]+)*-\d+(?:\.\d+)?b|gpt-?\d(?:\.\d+)?", re.IGNORECASE)
-
-
 def _model_tables(index) -> ModelTables:
     return derived(index, "_model_tables", lambda: ModelTables.of(index.units))
 
@@ -793,7 +789,7 @@ def _absent_model(question: str, index, chosen: list[Candidate]) -> tuple[str, s
     for m in ENTITY.finditer(question):
         name = m.group(0)
         key = _FOLD.sub("", name.lower())
-        if not MODEL_NAME.fullmatch(name) or key.startswith("internlm"):
+        if not MODEL_WORD.fullmatch(name) or key.startswith("internlm"):
             continue
         # the rows of the tables of models' results, folded (the other tables' rows are data and settings)
         if (any(key in r for r in _model_tables(index).names)

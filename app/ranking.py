@@ -78,7 +78,7 @@ def question_kind(query: str) -> tuple[bool, bool, bool]:
     return qt.how, qt.why, qt.numeric
 
 
-def _postings(index: LoadedIndex, own: bool) -> dict[str, list[int]]:
+def postings(index: LoadedIndex, own: bool) -> dict[str, list[int]]:
     """token → the units holding it (with their context, or alone), built once per index."""
     def build() -> dict[str, list[int]]:
         post: dict[str, list[int]] = {}
@@ -94,7 +94,7 @@ def _unit_coverage(index: LoadedIndex, cover, terms: set[str], own: bool) -> np.
     """The question's coverage of every unit; only units sharing a term with it are scored (the rest hold 0)."""
     tokens = index.unit_own_tokens if own else index.unit_tokens
     out = np.zeros(len(tokens))
-    post = _postings(index, own)
+    post = postings(index, own)
     for i in {i for t in terms for i in post.get(t, ())}:
         out[i] = cover(tokens[i])
     return out

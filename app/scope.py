@@ -26,7 +26,7 @@ import numpy as np
 from ingest.keywords import CJK, compound_parts
 
 from .index import derived
-from .ranking import _postings
+from .ranking import postings
 from .retrieval import SUBJECT, VERSION, SectionHit, Weighted, content_groups, coverage, names_in, query_groups
 from .selection import CANDIDATE_SECTIONS, Q_NUMERIC, REFERENCE
 
@@ -215,7 +215,7 @@ def chart_only(parts: list[str], index) -> tuple[list[str], str] | None:
     ReAct, Figure 14's bars): the chart shows the value, the text never states it ("InternEvo 在 512
     张卡上训 7B 的 MFU 是多少"). None otherwise."""
     f = _figures(index)
-    post = _postings(index, own=False)
+    post = postings(index, own=False)
 
     def only_charts(units) -> bool:
         units = {i for i in units if index.units[i].kind != "code"}
@@ -253,7 +253,7 @@ def size_apart(parts: list[str], index) -> list[str] | None:
     The report's own models are left out: its narrative is about them without naming them ("the 32K
     stage" is every size's). None otherwise."""
     f = _figures(index)
-    post = _postings(index, own=False)
+    post = postings(index, own=False)
     for part in parts:
         if not _asks_value(part):
             continue
