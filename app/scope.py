@@ -125,7 +125,7 @@ class _Figures:
     percent: frozenset[int]
     row: frozenset[int]
     bound: frozenset[int]
-    numbers: dict[float, frozenset[int]]  # a number (256,000 = 256K) → the non-code units whose text has it
+    numbers: dict[float, frozenset[int]]  # each value a number may stand for (256K: 256,000, 262,144) → its units
     charts: dict[int, str]  # a chart's units that state no figure (its axes, what it compares) → "图 N"
 
 
@@ -155,7 +155,8 @@ def _build_figures(index) -> _Figures:
     for i, u in enumerate(units):
         if u.kind != "code":
             for m in NUMBER.finditer(u.text):
-                numbers.setdefault(_values(m)[0], set()).add(i)
+                for v in _values(m):  # "32K" is also 32,768 tokens
+                    numbers.setdefault(v, set()).add(i)
     labels = {(u.chunk, u.order[:2]): f"图 {m.group(1)}" for u in units if u.figure and (m := CHART_LABEL.match(u.text))}
     return _Figures(
         para, [frozenset(t) for t in tokens],
