@@ -837,7 +837,8 @@ def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[st
     missing = missing_figure(parts, index)
     if missing:
         return "figure", missing
-    count = unstated_count(parts, [c.unit for c in ex.chosen], _context(index, ex.chosen[0]) if ex.chosen else [], index)
+    quoted = _context(index, ex.chosen[0]) if ex.chosen else []
+    count = unstated_count(parts, [c.unit for c in ex.chosen], quoted, index)
     if count is not None:
         return "count", count
     return None

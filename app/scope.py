@@ -411,11 +411,14 @@ def unstated_count(parts: list[str], chosen: list, shown: list, index) -> list[s
                   if any(t in index.idf for t in g) and not named & set(g)]
         # "few-shot" is also counted as "4-shot"
         nouns = list(dict.fromkeys(p.lower() for g in groups[:2] for t in g
-                                   for p in (t, *(compound_parts(t) if "-" in t else ())) if len(p) > 1 or not p.isascii()))
+                                   for p in (t, *(compound_parts(t) if "-" in t else ()))
+                                   if len(p) > 1 or not p.isascii()))
         measure = m.group("measure")
 
         def beside(pattern: re.Pattern, texts, gap: int) -> bool:
-            return any(re.search(f"(?:{pattern.pattern})" + rf"[^，。；,;]{{0,{gap}}}?" + re.escape(n), t) for t in texts for n in nouns)
+            """Whether a text has the pattern within `gap` characters before a counted noun, in one clause."""
+            return any(re.search(f"(?:{pattern.pattern})[^，。；,;]{{0,{gap}}}?{re.escape(n)}", t)
+                       for t in texts for n in nouns)
 
         stated = (any(DIGIT.search(t) or COUNT_WORDS.search(t) for t in low)
                   or any(any(n in o.group(1) for n in nouns) for t in low for o in ONE.finditer(t))
@@ -429,7 +432,8 @@ def unstated_count(parts: list[str], chosen: list, shown: list, index) -> list[s
         # (Figure 14's caption "GSM8K（4-shot）" for "How many few-shot examples are used for GSM8K?"): a
         # poor answer, not a reason to refuse
         names = [n for n in named if n not in SUBJECT]
-        texts = (NOT_FIGURES.sub("", REFERENCE.sub("", u.text)).lower() for u in index.units  # a caption's "（4-shot）" too
+        # (not _figure_text: a chart's caption keeps its "（4-shot）")
+        texts = (NOT_FIGURES.sub("", REFERENCE.sub("", u.text)).lower() for u in index.units
                  if u.kind != "code" and all(n in u.text.lower() for n in names))
         if not (names and beside(NUMERAL, texts, NEAR)):
             written = EN_COUNTED.search(part)
