@@ -37,6 +37,23 @@ class Cedict:
     plain: dict[str, set[str]]
 
 
+def _gloss_words(gloss: str, most: int) -> list[str]:
+    """A gloss's words without brackets and a leading "to"/"a"/"sb" …, if it has 1 to `most` of them and
+    is no cross-reference, measure word or surname; else none."""
+    g = LEADING.sub("", PAREN.sub(" ", gloss).strip().lower())
+    words = WORD.findall(g)
+    if not 0 < len(words) <= most or g.startswith(("see ", "variant of", "cl:", "surname")):
+        return []
+    return words
+
+
+def _add(into: dict[str, set[str]], words: list[str], head: str) -> None:
+    for w in words:
+        into[w].add(head)
+        if "-" in w:  # "warm-up" is also written "warmup"
+            into[w.replace("-", "")].add(head)
+
+
 def parse_cedict(lines: Iterable[str]) -> Cedict:
     rev: dict[str, set[str]] = defaultdict(set)
     meanings: dict[str, list[list[str]]] = defaultdict(list)
@@ -49,24 +66,12 @@ def parse_cedict(lines: Iterable[str]) -> Cedict:
             continue
         head = m.group(1)
         for gloss in m.group(2).split("/"):
-            g = LEADING.sub("", PAREN.sub(" ", gloss).strip().lower())
-            words = WORD.findall(g)
-            if not 0 < len(words) <= MAX_GLOSS_WORDS or g.startswith(("see ", "variant of", "cl:", "surname")):
-                continue
-            if len(words) <= 2:
+            words = _gloss_words(gloss, MAX_GLOSS_WORDS)
+            if 0 < len(words) <= 2:
                 meanings[head].append(words)
-            for w in words:
-                rev[w].add(head)
-                if "-" in w:  # "warm-up" is also written "warmup"
-                    rev[w.replace("-", "")].add(head)
+            _add(rev, words, head)
         for clause in m.group(2).replace(";", "/").split("/"):
-            g = LEADING.sub("", PAREN.sub(" ", clause).strip().lower())
-            words = WORD.findall(g)
-            if 0 < len(words) <= 2 and not g.startswith(("see ", "variant of", "cl:", "surname")):
-                for w in words:
-                    plain[w].add(head)
-                    if "-" in w:
-                        plain[w.replace("-", "")].add(head)
+            _add(plain, _gloss_words(clause, 2), head)
     return Cedict(dict(rev), dict(meanings), dict(plain))
 
 
