@@ -136,6 +136,7 @@ class Extract:
     # (the model as the question writes it, the table's caption): the question asks about a model no
     # row of the report names, and the answer would be another model's row
     absent_model: tuple[str, str] | None = None
+    context: list[UnitRecord] = field(default_factory=list)  # the sentences around the best one, quoted
 
 
 def choose(ranked: list[Candidate], weighted: Weighted, select: dict) -> list[Candidate]:
@@ -572,7 +573,8 @@ def extractive_answer(r: Retrieval, question: str, index, embed=None) -> Extract
                      else f"\n\n§{sec.number} also covers: " + "; ".join(items) + ".")
     # the paragraph around the best unit as it reads (the chosen units in it too: without them it
     # would jump, "…a）…；需要注意的是…"), when it adds to what the first line says
-    around = {u.id: u for u in [*_context(index, best), best.unit]}
+    context = _context(index, best)
+    around = {u.id: u for u in [*context, best.unit]}
     if set(around) - {c.unit.id for c in chosen}:
         quote = "".join(u.text for u in sorted(around.values(), key=lambda u: u.order))  # Chinese text
         label = f"原文（§{sec.number} {sec.title_zh}）" if zh else f"The passage (§{sec.number} {sec.title_en})"
@@ -592,7 +594,8 @@ def extractive_answer(r: Retrieval, question: str, index, embed=None) -> Extract
     # the others as retrieved
     order = {n: k for k, n in enumerate(dict.fromkeys(CITE.findall(first)))}
     citations.sort(key=lambda c: (not c.used, order.get(c.section, len(order))))
-    return Extract(text, citations, chosen, weighted, other_sizes, stated, _absent_model(r.query, index, chosen))
+    return Extract(text, citations, chosen, weighted, other_sizes, stated, _absent_model(r.query, index, chosen),
+                   context)
 
 
 SIBLINGS, SIBLING_MARGIN = 10, 0.15  # chosen on the development sets: look at the top 10, 0.15 more coverage
@@ -837,8 +840,7 @@ def hard_refusal(r: Retrieval, index, ex: Extract, names: list[str]) -> tuple[st
     missing = missing_figure(parts, index)
     if missing:
         return "figure", missing
-    quoted = _context(index, ex.chosen[0]) if ex.chosen else []
-    count = unstated_count(parts, [c.unit for c in ex.chosen], quoted, index)
+    count = unstated_count(parts, [c.unit for c in ex.chosen], ex.context, index)
     if count is not None:
         return "count", count
     return None

@@ -447,7 +447,7 @@ VARIANT_NAME = re.compile(r"(?<![\w-])([A-Za-z][A-Za-z0-9.]+)-([A-Za-z0-9.]+)(?!
 NOT_QUALIFIER = re.compile(r"[\d.]+[BbMmKk]?|v[\d.]+", re.IGNORECASE)
 
 
-def _names(name: str, text: str) -> bool:
+def _whole_name_in(name: str, text: str) -> bool:
     """Whether `text` names `name` as a whole (MBPP in "MBPP 包含", not in "MBPP-CN")."""
     return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text, re.IGNORECASE) is not None
 
@@ -459,9 +459,10 @@ def variant_stem(question: str, unit, index) -> tuple[str, str] | None:
     them and is not refused; nor is one about the report's own models (InternLM2-Chat, sizes: rule 4)."""
     for m in VARIANT_NAME.finditer(question):
         variant, stem = m.group(0), m.group(1)
-        if (stem.lower().startswith("internlm") or NOT_QUALIFIER.fullmatch(m.group(2)) or _names(stem, question)
-                or not _names(stem, unit.text) or _names(variant, unit.text)):
+        if (stem.lower().startswith("internlm") or NOT_QUALIFIER.fullmatch(m.group(2))
+                or _whole_name_in(stem, question) or not _whole_name_in(stem, unit.text)
+                or _whole_name_in(variant, unit.text)):
             continue
-        if any(_names(variant, u.text) for u in index.units if u.kind != "code"):
+        if any(_whole_name_in(variant, u.text) for u in index.units if u.kind != "code"):
             return variant, stem
     return None

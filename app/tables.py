@@ -300,7 +300,8 @@ def other_benchmark(question: str, row: UnitRecord, tables: ModelTables) -> tupl
     caption names benchmarks, the question names exactly one, and the row's table has it neither in its
     caption nor as a column; None otherwise. A lower-case word is no name ("in math")."""
     known = tables.benchmarks
-    own = {_fold(w) for w in LATIN_WORD.findall(row.caption)} & known
+    caption = LATIN_WORD.findall(row.caption)
+    own = {_fold(w) for w in caption} & known
     if not own:
         return None
     own |= {n for h in row.header for n in column_names(h)}
@@ -311,7 +312,7 @@ def other_benchmark(question: str, row: UnitRecord, tables: ModelTables) -> tupl
     key, name = next(iter(asked.items()))
     if key in own:
         return None
-    said = next(w for w in LATIN_WORD.findall(row.caption) if _fold(w) in own)
+    said = next(w for w in caption if _fold(w) in own)
     return name, said
 
 

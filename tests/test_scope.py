@@ -341,9 +341,11 @@ def test_a_stated_count_is_answered(answerer, question, fact):
     assert a.answerable and fact in a.answer, a.answer
 
 
-class _Unit:
-    def __init__(self, text: str):
-        self.text, self.figure, self.kind = text, False, "sentence"
+def _sentence(text: str):
+    """A sentence of a made-up section, as ingest writes one."""
+    from ingest.units import UnitRecord
+
+    return UnitRecord("u", "9.9", "c", "sentence", text, text, (0, 1, 0), "")
 
 
 @pytest.mark.parametrize("question, chosen, quoted, refused", [
@@ -371,7 +373,7 @@ def test_unstated_count_reads_the_chosen_sentences(built_index, question, chosen
     from app.scope import unstated_count
 
     index = IndexHandle(built_index).get()
-    got = unstated_count(question_parts(question), [_Unit(t) for t in chosen], [_Unit(t) for t in quoted], index)
+    got = unstated_count(question_parts(question), [_sentence(t) for t in chosen], [_sentence(t) for t in quoted], index)
     assert (got is not None) is refused, got
 
 
@@ -399,10 +401,10 @@ def test_a_sentence_about_a_names_stem_does_not_answer_for_its_variant(answerer,
     a = answerer.ask("What MFU do DeepSpeed-Ulysses and Megatron-LM reach at a 256K sequence length?")
     assert a.answerable and "65%" in a.answer, a.answer
     index = IndexHandle(built_index).get()
-    mbpp = _Unit("MBPP (Austin et al., 2021) 包含 974 道入门级程序员即可解决的编程任务。")
+    mbpp = _sentence("MBPP (Austin et al., 2021) 包含 974 道入门级程序员即可解决的编程任务。")
     assert variant_stem("How many problems are in the MBPP-CN set?", mbpp, index) == ("MBPP-CN", "MBPP")
     assert variant_stem("MBPP-CN 和 MBPP 各有多少道题？", mbpp, index) is None  # names both: compares them
-    assert variant_stem("MBPP-CN 有多少道题？", _Unit("我们将评测扩展到 MBPP-CN（MBPP 的中文改编版）。"), index) is None
+    assert variant_stem("MBPP-CN 有多少道题？", _sentence("我们将评测扩展到 MBPP-CN（MBPP 的中文改编版）。"), index) is None
     # a size or a version is no variant, a one-letter stem no name, nor is a variant the report never names
-    assert variant_stem("Qwen-14B 的 MMLU 多少", _Unit("Qwen 系列在 MMLU 上表现突出。"), index) is None
+    assert variant_stem("Qwen-14B 的 MMLU 多少", _sentence("Qwen 系列在 MMLU 上表现突出。"), index) is None
     assert variant_stem("MBPP-XL 有多少道题？", mbpp, index) is None
